@@ -1,0 +1,1 @@
+"""Deploys the VAPORA multi-agent platform to Kubernetes with Pulumi."""

@@ -1,0 +1,1 @@
+"""Validated models of every input file; imports no Pulumi module."""

@@ -4,8 +4,9 @@
 # cache directory outside the repository. Safe to re-run: finished tools are
 # skipped, so a warm run only checks that every binary is present.
 #
-# Usage: e2e/build-tools.sh [--print-bin]
+# Usage: e2e/build-tools.sh [--print-bin | STEP...]
 #   --print-bin   print the bin directory and exit (builds nothing)
+#   STEP...       build only these of: provider pulumi langhost kube kwok
 #
 # Environment:
 #   VAPORA_E2E_CACHE   cache root (default: $HOME/.cache/vapora-infra-e2e)
@@ -138,6 +139,12 @@ build_pulumi() {
 build_langhost() {
     local dir="$WORK/langhost" sdk_dir
     cp -r "$E2E_DIR/langhost" "$dir"
+    # The SDK's own non-local replaces must hold for the host as well.
+    remote_replaces "$(gomod_of "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")" |
+        sed 's/^replace //; s/ => /=/; s/ \(v[^ ]*\)$/@\1/' |
+        while read -r edit; do
+            (cd "$dir" && go mod edit -replace "$edit")
+        done
     (cd "$dir" && go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" &&
         "${NICE[@]}" go build -trimpath -o "$dir/out/pulumi-language-python" \
             -ldflags "-s -w -X main.version=$PULUMI_VERSION" .)
@@ -169,9 +176,17 @@ build_kube() {
     new_wrapper "$dir" "k8s.io/kubernetes@$KUBE_VERSION"
     # Each staging module (k8s.io/X => ./staging/src/k8s.io/X) comes from
     # its own v0.<minor> release instead.
+    # The proxy does not serve the sample-* modules; nothing built here
+    # imports them, so an empty local module stands in for those.
     awk '$2 == "=>" && $3 ~ /^\.\/staging\// { print $1 }' "$gomod" |
         while read -r staging; do
-            printf 'replace %s => %s %s\n' "$staging" "$staging" "$KUBE_STAGING_VERSION"
+            if (cd "$WORK" && go mod download "$staging@$KUBE_STAGING_VERSION") 2>/dev/null; then
+                printf 'replace %s => %s %s\n' "$staging" "$staging" "$KUBE_STAGING_VERSION"
+            else
+                mkdir -p "$dir/stub/$staging"
+                printf 'module %s\n\ngo 1.22\n' "$staging" >"$dir/stub/$staging/go.mod"
+                printf 'replace %s => ./stub/%s\n' "$staging" "$staging"
+            fi
         done >>"$dir/go.mod"
     minor=${KUBE_VERSION#v1.}
     minor=${minor%%.*}
@@ -208,25 +223,22 @@ ensure_etcd() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
 }
 
-# The provisioner's Python dependency lives in a venv beside the binaries.
-build_provisioner_venv() {
-    python3 -m venv "$CACHE_ROOT/$KEY/provisioner-venv"
-    "$CACHE_ROOT/$KEY/provisioner-venv/bin/pip" install -q kubernetes==35.0.0
-    ln -sf "$CACHE_ROOT/$KEY/provisioner-venv/bin/python" "$BIN_DIR/provisioner-python"
-}
-
 main() {
-    local start end
+    local start end only=("$@")
     start=$(date +%s)
     ensure_etcd
-    step "pulumi-resource-kubernetes" build_provider pulumi-resource-kubernetes
-    step "pulumi" build_pulumi pulumi
-    step "pulumi-language-python" build_langhost pulumi-language-python pulumi-language-python-exec
-    step "kube" build_kube kube-apiserver kube-controller-manager kube-scheduler kubectl
-    step "kwok" build_kwok kwok kwokctl
-    step "provisioner-venv" build_provisioner_venv provisioner-python
+    run_step() {
+        if [[ ${#only[@]} -eq 0 || " ${only[*]} " == *" $1 "* ]]; then
+            step "$@"
+        fi
+    }
+    run_step provider build_provider pulumi-resource-kubernetes
+    run_step pulumi build_pulumi pulumi
+    run_step langhost build_langhost pulumi-language-python pulumi-language-python-exec
+    run_step kube build_kube kube-apiserver kube-controller-manager kube-scheduler kubectl
+    run_step kwok build_kwok kwok kwokctl
     end=$(date +%s)
-    log "all tools in $BIN_DIR ($((end - start))s)"
+    log "tools in $BIN_DIR ($((end - start))s)"
 }
 
-main
+main "$@"

@@ -82,3 +82,5 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260803160001-6ac0973c030d // indirect
 	lukechampine.com/frand v1.4.2 // indirect
 )
+
+replace golang.org/x/text => golang.org/x/text v0.41.0

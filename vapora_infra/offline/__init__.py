@@ -1,0 +1,1 @@
+"""Run the program under Pulumi's mock engine: plan, render and graph."""

@@ -232,11 +232,11 @@ main() {
             step "$@"
         fi
     }
-    run_step provider build_provider pulumi-resource-kubernetes
-    run_step pulumi build_pulumi pulumi
-    run_step langhost build_langhost pulumi-language-python pulumi-language-python-exec
     run_step kube build_kube kube-apiserver kube-controller-manager kube-scheduler kubectl
     run_step kwok build_kwok kwok kwokctl
+    run_step provider build_provider pulumi-resource-kubernetes
+    run_step langhost build_langhost pulumi-language-python pulumi-language-python-exec
+    run_step pulumi build_pulumi pulumi
     end=$(date +%s)
     log "tools in $BIN_DIR ($((end - start))s)"
 }

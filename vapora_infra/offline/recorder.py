@@ -193,9 +193,18 @@ def _assign_stages(recording: Recording, stage_of: dict[str, str]) -> None:
 def mask_secrets(value: Any) -> Any:
     """A copy of a deserialized value with secrets replaced by a mask."""
     if rpc.is_rpc_secret(value):
-        return MASK
+        return _mask_leaves(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_secrets(v) for v in value]
     return value
+
+
+def _mask_leaves(value: Any) -> Any:
+    # Keep a secret map's keys: a Secret renders as valid YAML with masked values.
+    if isinstance(value, dict):
+        return {k: _mask_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(v) for v in value]
+    return MASK

@@ -98,6 +98,9 @@ def _build_cluster(context: _Context, stage: Stage) -> None:
     context.provider = cluster.provider
     context.add(stage, cluster, "cluster")
     context.built.outputs["cluster_name"] = cluster.cluster_name
+    if settings.cluster.platform == "aws-eks":
+        # Secret: it names the endpoint and the role that reaches it.
+        context.built.outputs["kubeconfig"] = cluster.kubeconfig
 
     namespaces = Namespaces(
         "namespaces",

@@ -125,7 +125,9 @@ class EksCluster(pulumi.ComponentResource):
 
         cilium = spec.network.cni == "cilium" and spec.has_addon("cilium")
         node_groups = [
-            _node_group(name, pool, cluster, node_role, network, cilium, aws_opts)
+            _node_group(
+                name, pool, cluster, spec.name, node_role, network, cilium, aws_opts
+            )
             for pool in spec.worker_pools
         ]
 
@@ -425,6 +427,7 @@ def _node_group(
     name: str,
     pool: NodePool,
     cluster: aws.eks.Cluster,
+    cluster_name: str,
     role: _Role,
     network: _Network,
     cilium: bool,
@@ -438,7 +441,7 @@ def _node_group(
     ]
     # Cilium runs chained after the AWS VPC CNI rather than in ENI mode: the
     # VPC CNI keeps handing out addresses and routing pods, and Cilium adds
-    # network policy, encryption-free identity and Hubble on top. Nodes then
+    # identity-based network policy and Hubble on top. Nodes then
     # need no custom launch template and aws-node need not be removed first.
     # Pods that start before the Cilium agent would escape its policies, so
     # the node carries this taint until the agent removes it.
@@ -468,18 +471,13 @@ def _node_group(
         taints=taints,
         tags={
             "k8s.io/cluster-autoscaler/enabled": "true",
-            f"k8s.io/cluster-autoscaler/{cluster_name_of(pool, cluster)}": "owned",
+            f"k8s.io/cluster-autoscaler/{cluster_name}": "owned",
         },
         opts=aws_opts(
             depends_on=role.attachments,
             ignore_changes=["scalingConfig.desiredSize"],
         ),
     )
-
-
-def cluster_name_of(pool: NodePool, cluster: aws.eks.Cluster) -> str:
-    """Placeholder replaced below."""
-    raise NotImplementedError
 
 
 def _ebs_csi_configuration(cilium: bool) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+NO_VALUE = object()
+"""Marks a SpecError whose message already names the values involved."""
+
 
 class VaporaError(Exception):
     """An error the user can act on; the CLI prints it as one line."""
@@ -20,7 +23,10 @@ class SpecError(VaporaError):
         self.value = value
         self.expected = expected
         where = f"{source}: {field}" if field else source
-        super().__init__(f"{where}: {_show(value)} {expected}")
+        if value is NO_VALUE:
+            super().__init__(f"{where}: {expected}")
+        else:
+            super().__init__(f"{where}: {_show(value)} {expected}")
 
 
 def _show(value: object) -> str:

@@ -73,3 +73,6 @@ from vapora_infra.cli import offline as _offline  # noqa: E402
 
 _offline.register(main)
 
+from vapora_infra.cli import operations as _operations  # noqa: E402
+
+_operations.register(main)

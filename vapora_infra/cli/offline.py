@@ -84,7 +84,8 @@ def plan(
 @click.pass_context
 def render(ctx: click.Context, stack: str | None, out: Path) -> None:
     """Write every Kubernetes object as kubectl-appliable YAML."""
-    from vapora_infra.offline.render import charts, render as write
+    from vapora_infra.offline.render import charts
+    from vapora_infra.offline.render import render as write
 
     _, recording = _record(ctx, stack)
     written = write(recording, out)
@@ -98,8 +99,12 @@ def render(ctx: click.Context, stack: str | None, out: Path) -> None:
 def _record(ctx: click.Context, stack: str | None) -> tuple[Project, Recording]:
     from vapora_infra.offline.recorder import record
     from vapora_infra.spec.project import load_project
+    from vapora_infra.spec.stages import plan_stages
 
     project = load_project(project_root(ctx), resolve_stack(stack))
+    # Every check across files runs before the mock engine starts, so a bad
+    # input stops with its one-line error and nothing half registered.
+    plan_stages(project)
     return project, record(project)
 
 

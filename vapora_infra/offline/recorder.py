@@ -68,8 +68,8 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(engine_mocks)
         self.recorded: list[Registration] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC name
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         timeouts = request.customTimeouts
@@ -103,8 +103,10 @@ class _Mocks(pulumi.runtime.Mocks):
         state.update(fake_state.outputs_for(args.typ, args.name, args.inputs))
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[type-arg]
-        return fake_state.call_result(args.token, args.args)
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return fake_state.call_result(args.token, args.args), None
 
 
 def record(project: Project, secret_config: dict[str, Any] | None = None) -> Recording:
@@ -148,9 +150,9 @@ def _engine_config(
     secrets: list[str] = []
     for key, value in (project.secret_config or {}).items():
         provided = (secret_config or {}).get(key, _placeholder(value))
-        config[f"vapora:{key}"] = json.dumps(provided) if not isinstance(
-            provided, str
-        ) else provided
+        config[f"vapora:{key}"] = (
+            json.dumps(provided) if not isinstance(provided, str) else provided
+        )
         secrets.append(f"vapora:{key}")
     for key, value in (secret_config or {}).items():
         if f"vapora:{key}" not in config:

@@ -91,8 +91,7 @@ class AgentPool(Schema):
         low, high = self.bounds
         if not low <= self.replicas <= high:
             raise ValueError(
-                f"replicas {self.replicas} lies outside the pool's bounds "
-                f"{low}..{high}"
+                f"replicas {self.replicas} lies outside the pool's bounds {low}..{high}"
             )
         return self
 

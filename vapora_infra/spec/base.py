@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vapora_infra.errors import SpecError
+from vapora_infra.errors import NO_VALUE, SpecError
 from vapora_infra.spec.units import Cpu, Memory, quantity_value
 
 Port = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1..65535")]
@@ -52,28 +53,88 @@ class Resources(Schema):
 
 
 def spec_error(source: str, error: ValidationError, prefix: str = "") -> SpecError:
-    """Turn pydantic's first error into one line naming file, field and value."""
-    first = error.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    field = ".".join(loc)
-    if prefix:
-        field = f"{prefix}.{field}" if field else prefix
+    """Turn pydantic's most telling error into one line: file, field, value."""
+    errors = error.errors()
+    # A misspelled key also makes the intended key "missing"; the unknown key,
+    # with its close match, is the error worth showing.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = [part for part in first["loc"] if not _is_union_tag(part)]
+    field = field_path(prefix, loc)
     kind = first["type"]
+    value = first.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(error.title, first["loc"])
-        hint = _close_match(loc[-1], allowed)
+        hint = _close_match(str(loc[-1]), allowed)
         return SpecError(
-            source, field, loc[-1], f"is not a known key{hint}; accepted: "
-            + ", ".join(sorted(allowed)) + "."
+            source,
+            field,
+            loc[-1],
+            f"is not a known key{hint}; accepted: {', '.join(sorted(allowed))}.",
         )
     if kind == "missing":
         return SpecError(source, field, None, "is required but missing.")
+    if kind == "literal_error":
+        expected = _QUOTED.findall(str(first.get("ctx", {}).get("expected", "")))
+        hint = _close_match(str(value), expected)
+        return SpecError(
+            source,
+            field,
+            value,
+            f"is not accepted{hint}; accepted: " + ", ".join(expected) + ".",
+        )
+    if kind.endswith("_type") and isinstance(value, str) and kind != "string_type":
+        return SpecError(
+            source, field, value, "is text; write the value without quotes."
+        )
     message = str(first["msg"])
     for lead in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(lead)
     if not message.endswith("."):
         message += "."
-    return SpecError(source, field, first.get("input"), _lower_first(message))
+    if (
+        isinstance(value, dict | list)
+        or (first["type"] == "value_error"
+        and (_mentions_fields(message)))
+    ):
+        # A rule across fields names the fields itself; the whole mapping
+        # would only bury it.
+        return SpecError(source, field, NO_VALUE, message)
+    return SpecError(source, field, value, _lower_first(message))
+
+
+def field_path(prefix: str, loc: list[int | str]) -> str:
+    """A readable path: vapora:agents.developer.taints[0].effect."""
+    text = prefix
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += ("." if text != "vapora" else ":") + part
+        else:
+            text = part
+    return text
+
+
+def _is_union_tag(part: int | str) -> bool:
+    # Pydantic names the union member it tried ("AddonSetting", "literal[...]")
+    # and dictionary keys ("[key]") in the location; users never wrote those.
+    if isinstance(part, int):
+        return False
+    return "[" in part or part in _model_names(Schema)
+
+
+def _model_names(model: type[BaseModel]) -> set[str]:
+    names = {model.__name__}
+    for sub in model.__subclasses__():
+        names |= _model_names(sub)
+    return names
+
+
+def _mentions_fields(message: str) -> bool:
+    return bool(re.match(r"^[a-z_.]+(\[\d+\])? ", message))
+
+
+_QUOTED = re.compile(r"'([^']*)'")
 
 
 def _lower_first(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from vapora_infra.spec.base import Count, Schema
 from vapora_infra.spec.units import Cpu, DnsLabel, Memory, StorageSize
@@ -155,6 +155,19 @@ class AddonSetting(Schema):
         return version
 
 
+def _addon_form(value: object) -> str:
+    # An add-on is a bare name or a mapping with name and version. Choosing the
+    # form up front makes an error speak of the form the user wrote: a bad
+    # version in a mapping, not "not one of the names".
+    return "AddonSetting" if isinstance(value, dict | AddonSetting) else "name"
+
+
+Addon = Annotated[
+    Annotated[AddonName, Tag("name")] | Annotated[AddonSetting, Tag("AddonSetting")],
+    Discriminator(_addon_form),
+]
+
+
 class AwsSettings(Schema):
     """Where an EKS cluster lives and how its AWS resources are tagged."""
 
@@ -180,7 +193,7 @@ class Cluster(Schema):
     network: Network = Field(default_factory=Network)
     storage: ClusterStorage = Field(default_factory=ClusterStorage)
     nodes: list[NodePool] = Field(default_factory=list)
-    addons: list[AddonName | AddonSetting] = Field(default_factory=list)
+    addons: list[Addon] = Field(default_factory=list)
     aws: AwsSettings | None = None
     kubeconfig: Kubeconfig | None = None
 

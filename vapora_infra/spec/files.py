@@ -49,12 +49,12 @@ _StrictLoader.add_implicit_resolver(
 )
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    re.compile(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+    ),
     list("-+0123456789"),
 )
-_StrictLoader.add_implicit_resolver(
-    "!ambiguous", _YAML11_BOOL, list("yYnNoO")
-)
+_StrictLoader.add_implicit_resolver("!ambiguous", _YAML11_BOOL, list("yYnNoO"))
 _StrictLoader.add_implicit_resolver(
     "!ambiguous", _YAML11_SEXAGESIMAL, list("-+0123456789")
 )
@@ -94,14 +94,16 @@ def read_yaml(path: Path, source: str | None = None) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise SpecError(name, "", str(path), f"cannot be read: {error.strerror}.")
+        raise SpecError(
+            name, "", str(path), f"cannot be read: {error.strerror}."
+        ) from None
     return parse_yaml(text, name)
 
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text strictly; ``source`` names it in errors."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(text, Loader=_StrictLoader)
     except _DuplicateKey as dup:
         raise SpecError(
             source, f"line {dup.line}", dup.key, "is a duplicate key; keep one."
@@ -120,7 +122,9 @@ def parse_yaml(text: str, source: str) -> Any:
 def _refuse_ambiguous(data: Any, source: str, path: str) -> None:
     if isinstance(data, _Ambiguous):
         raise SpecError(
-            source, path or f"line {data.line}", data.text,
+            source,
+            path or f"line {data.line}",
+            data.text,
             f"(line {data.line}) is read as a boolean or a number by YAML 1.1; "
             f'quote it ("{data.text}") or write true/false.',
         )
@@ -140,7 +144,9 @@ def read_toml(path: Path, source: str | None = None) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise SpecError(name, "", str(path), f"cannot be read: {error.strerror}.")
+        raise SpecError(
+            name, "", str(path), f"cannot be read: {error.strerror}."
+        ) from None
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -101,10 +102,8 @@ def stack_config_from_engine() -> dict[str, Any]:
     # The engine hands structured values over as JSON text.
     for key, value in list(found.items()):
         if isinstance(value, str) and value[:1] in "[{":
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 found[key] = json.loads(value)
-            except json.JSONDecodeError:
-                pass
         elif key == "protect" and isinstance(value, str):
             found[key] = {"true": True, "false": False}.get(value, value)
     return found
@@ -134,7 +133,10 @@ def load_project(
     _check_dependencies(project)
     if DEPLOY_WORKFLOW not in workflows:
         raise SpecError(
-            "workflows/", "", f"{DEPLOY_WORKFLOW}.yaml", "is missing; it orders deploys."
+            "workflows/",
+            "",
+            f"{DEPLOY_WORKFLOW}.yaml",
+            "is missing; it orders deploys.",
         )
     return project
 
@@ -148,7 +150,9 @@ def _settings(raw: dict[str, Any], source: str) -> tuple[StackSettings, dict[str
             hint = f" (did you mean 'vapora:{found[0]}'?)" if found else ""
             accepted = ", ".join(f"vapora:{k}" for k in (*SETTINGS_KEYS, *SECRET_KEYS))
             raise SpecError(
-                source, f"vapora:{key}", key,
+                source,
+                f"vapora:{key}",
+                key,
                 f"is not a known setting{hint}; accepted: {accepted}.",
             )
     try:
@@ -158,9 +162,7 @@ def _settings(raw: dict[str, Any], source: str) -> tuple[StackSettings, dict[str
     return settings, secrets
 
 
-def _load_dir(
-    folder: Path, pattern: str, model: type[M], reader: Any
-) -> dict[str, M]:
+def _load_dir(folder: Path, pattern: str, model: type[M], reader: Any) -> dict[str, M]:
     loaded: dict[str, M] = {}
     for path in sorted(folder.glob(pattern)):
         source = f"{folder.name}/{path.name}"
@@ -178,12 +180,16 @@ def _check_taskserv_names(taskservs: dict[str, Taskserv]) -> None:
     for stem, taskserv in taskservs.items():
         if taskserv.name != stem:
             raise SpecError(
-                f"taskservs/{stem}.toml", "taskserv.name", taskserv.name,
+                f"taskservs/{stem}.toml",
+                "taskserv.name",
+                taskserv.name,
                 f"must match the file name; accepted: {stem!r}.",
             )
         if taskserv.name in DATA_SERVICES:
             raise SpecError(
-                f"taskservs/{stem}.toml", "taskserv.name", taskserv.name,
+                f"taskservs/{stem}.toml",
+                "taskserv.name",
+                taskserv.name,
                 "is the name of a data service; choose another.",
             )
 
@@ -195,7 +201,9 @@ def _check_overrides(
         if name not in taskservs:
             accepted = ", ".join(sorted(taskservs))
             raise SpecError(
-                source, f"vapora:services.{name}", name,
+                source,
+                f"vapora:services.{name}",
+                name,
                 f"is not a taskserv; accepted: {accepted}.",
             )
 
@@ -232,17 +240,23 @@ def _check_dependencies(project: Project) -> None:
             for index, needed in enumerate(names):
                 if needed == name:
                     raise SpecError(
-                        source, f"dependencies.{kind}[{index}]", needed,
+                        source,
+                        f"dependencies.{kind}[{index}]",
+                        needed,
                         "is the service itself.",
                     )
                 if needed not in known:
                     raise SpecError(
-                        source, f"dependencies.{kind}[{index}]", needed,
+                        source,
+                        f"dependencies.{kind}[{index}]",
+                        needed,
                         f"is not a service; accepted: {', '.join(sorted(known))}.",
                     )
                 if kind == "required" and needed not in enabled:
                     raise SpecError(
-                        source, f"dependencies.required[{index}]", needed,
+                        source,
+                        f"dependencies.required[{index}]",
+                        needed,
                         f"is required but disabled in {project.config_file}; "
                         "enable it or move it to dependencies.optional.",
                     )
@@ -250,7 +264,9 @@ def _check_dependencies(project: Project) -> None:
             ref = REF.fullmatch(value)
             if ref is not None and ref.group("service") not in known:
                 raise SpecError(
-                    source, f"environment.{variable}", value,
+                    source,
+                    f"environment.{variable}",
+                    value,
                     f"refers to no service; accepted: {', '.join(sorted(known))}.",
                 )
 

@@ -105,6 +105,7 @@ class StackSettings(Schema):
     )
     autoscaler: Autoscaler = Field(default_factory=Autoscaler)
     notifications: Notifications = Field(default_factory=Notifications)
+
     @model_validator(mode="after")
     def _storage_classes_exist(self) -> Self:
         classes = {sc.name for sc in self.cluster.storage.storage_classes}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 from vapora_infra.errors import SpecError
+from vapora_infra.spec.agents import ROLES
 from vapora_infra.spec.project import DATA_SERVICES, DEPLOY_WORKFLOW, Project
 from vapora_infra.spec.workflow import Step
 
@@ -55,9 +57,12 @@ def plan_stages(project: Project) -> list[Stage]:
     for index, step in enumerate(project.deploy.spec.steps):
         if step.task not in RESOURCE_TASKS:
             raise SpecError(
-                SOURCE, f"spec.steps[{index}].task", step.task,
+                SOURCE,
+                f"spec.steps[{index}].task",
+                step.task,
                 "does not deploy anything; accepted in this workflow: "
-                + ", ".join(RESOURCE_TASKS) + ".",
+                + ", ".join(RESOURCE_TASKS)
+                + ".",
             )
     for step in steps:
         names = _names(step, "taskservs")
@@ -65,7 +70,9 @@ def plan_stages(project: Project) -> list[Stage]:
         for name in [*names, *roles]:
             if name in placed:
                 raise SpecError(
-                    SOURCE, f"{step.name}.params", name,
+                    SOURCE,
+                    f"{step.name}.params",
+                    name,
                     f"is already deployed by step {placed[name]!r}; list it once.",
                 )
             placed[name] = step.name
@@ -73,8 +80,22 @@ def plan_stages(project: Project) -> list[Stage]:
         for name in names:
             if name not in known:
                 raise SpecError(
-                    SOURCE, f"{step.name}.params.taskservs", name,
+                    SOURCE,
+                    f"{step.name}.params.taskservs",
+                    name,
                     f"is not a service; accepted: {', '.join(sorted(known))}.",
+                )
+        for role in roles:
+            # A role the stack does not enable is skipped, so a misspelled
+            # one would otherwise vanish without a word.
+            if role not in ROLES:
+                found = difflib.get_close_matches(role, ROLES, n=1, cutoff=0.6)
+                hint = f" (did you mean {found[0]!r}?)" if found else ""
+                raise SpecError(
+                    SOURCE,
+                    f"{step.name}.params.agents",
+                    role,
+                    f"is not an agent role{hint}; accepted: {', '.join(ROLES)}.",
                 )
         stages.append(
             Stage(
@@ -91,7 +112,9 @@ def plan_stages(project: Project) -> list[Stage]:
     for name in sorted(enabled | pools):
         if name not in placed:
             raise SpecError(
-                SOURCE, "spec.steps", name,
+                SOURCE,
+                "spec.steps",
+                name,
                 "is enabled on the stack but no step deploys it; add it to a step.",
             )
     _check_dependency_order(project, stages, placed)
@@ -127,7 +150,9 @@ def _check_dependency_order(
                 continue
             if placed[needed] not in own.upstream:
                 raise SpecError(
-                    SOURCE, f"{own.name}.params.taskservs", name,
+                    SOURCE,
+                    f"{own.name}.params.taskservs",
+                    name,
                     f"needs {needed!r}, which step {placed[needed]!r} does not deploy "
                     "before it; order the steps with depends_on.",
                 )

@@ -183,7 +183,9 @@ class Taskserv(Schema):
             # Utilization is measured against the request; without one the
             # autoscaler has nothing to divide by and never acts.
             if scaling.target_cpu_percent and self.resources.requests.cpu is None:
-                raise ValueError("scaling.target_cpu_percent needs resources.requests.cpu")
+                raise ValueError(
+                    "scaling.target_cpu_percent needs resources.requests.cpu"
+                )
         both = set(self.environment) & set(self.secrets)
         if both:
             raise ValueError(f"{sorted(both)} set in both environment and secrets")

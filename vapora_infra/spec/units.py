@@ -116,7 +116,7 @@ def duration_seconds(text: str) -> int:
 def _duration(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError(
-            "is not a duration; quote a value such as \"30m\" (YAML reads 1:30 "
+            'is not a duration; quote a value such as "30m" (YAML reads 1:30 '
             "as a number)"
         )
     duration_seconds(value)

@@ -79,7 +79,7 @@ class Step(Schema):
             except SyntaxError:
                 raise ValueError(
                     f"when {self.when!r} is not an expression such as "
-                    "action != \"no_change\""
+                    'action != "no_change"'
                 ) from None
         return self
 

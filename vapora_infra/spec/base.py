@@ -73,6 +73,9 @@ def spec_error(source: str, error: ValidationError, prefix: str = "") -> SpecErr
         )
     if kind == "missing":
         return SpecError(source, field, None, "is required but missing.")
+    if kind in _BOUNDS:
+        bound = next(iter(first.get("ctx", {}).values()), "")
+        return SpecError(source, field, value, f"{_BOUNDS[kind]} {bound}.")
     if kind == "literal_error":
         expected = _QUOTED.findall(str(first.get("ctx", {}).get("expected", "")))
         hint = _close_match(str(value), expected)
@@ -91,10 +94,8 @@ def spec_error(source: str, error: ValidationError, prefix: str = "") -> SpecErr
         message = message.removeprefix(lead)
     if not message.endswith("."):
         message += "."
-    if (
-        isinstance(value, dict | list)
-        or (first["type"] == "value_error"
-        and (_mentions_fields(message)))
+    if isinstance(value, dict | list) or (
+        first["type"] == "value_error" and (_mentions_fields(message))
     ):
         # A rule across fields names the fields itself; the whole mapping
         # would only bury it.
@@ -131,9 +132,22 @@ def _model_names(model: type[BaseModel]) -> set[str]:
 
 
 def _mentions_fields(message: str) -> bool:
+    # Parsers of one value speak of it ("is not a duration", "has an invalid
+    # name"); the value must then be shown, or the line loses what was wrong.
+    if message.startswith(_VALUE_VERBS):
+        return False
     return bool(re.match(r"^[a-z_.]+(\[\d+\])? ", message))
 
 
+_VALUE_VERBS = ("is ", "has ", "uses ", "must ", "makes ", "needs ")
+
+
+_BOUNDS = {
+    "greater_than_equal": "is below the minimum",
+    "greater_than": "must be above",
+    "less_than_equal": "is above the maximum",
+    "less_than": "must be below",
+}
 _QUOTED = re.compile(r"'([^']*)'")
 
 

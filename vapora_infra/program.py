@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import StagePolicy
+from vapora_infra.components.flows import Flows, network_flows
+from vapora_infra.errors import SpecError
 from vapora_infra.spec.project import Project
 from vapora_infra.spec.stages import RESOURCE_TASKS, Stage, plan_stages
 from vapora_infra.spec.units import duration_seconds
@@ -121,12 +125,170 @@ def _build_nothing(context: _Context, stage: Stage) -> None:
     return None
 
 
+def _build_services(context: _Context, stage: Stage) -> None:
+    """Data services and taskservs of one deploy-taskservs step."""
+    policy = context.policy(stage)
+    flows = network_flows(context.project)
+    secrets = _app_secrets(context, stage, policy)
+    if secrets is not None:
+        policy = dataclasses.replace(policy, after=(*policy.after, secrets))
+
+    for name in stage.data:
+        component = _data_service(context, name, policy, flows)
+        context.services[name] = component
+        context.add(stage, component, name)
+    for name in stage.taskservs:
+        _taskserv(context, stage, policy, name, flows)
+
+
+def _data_service(
+    context: _Context, name: str, policy: StagePolicy, flows: dict[str, Flows]
+) -> pulumi.Resource:
+    settings = context.project.settings
+    storage = settings.storage
+    protect = settings.protect
+    if name == "surrealdb":
+        from vapora_infra.components.surrealdb import SurrealDB, SurrealDBArgs
+
+        return SurrealDB(
+            name,
+            SurrealDBArgs(storage.surrealdb, policy, flows[name], protect),
+            context.options(),
+        )
+    if name == "nats":
+        from vapora_infra.components.nats import Nats, NatsArgs
+
+        metrics = settings.cluster.has_addon("prometheus")
+        return Nats(
+            name,
+            NatsArgs(storage.nats, policy, flows[name], protect, metrics),
+            context.options(),
+        )
+    from vapora_infra.components.redis import Redis, RedisArgs
+
+    return Redis(
+        name, RedisArgs(storage.redis, policy, flows[name], protect), context.options()
+    )
+
+
+def _taskserv(
+    context: _Context,
+    stage: Stage,
+    policy: StagePolicy,
+    name: str,
+    flows: dict[str, Flows],
+) -> None:
+    from vapora_infra.components.service import (
+        TaskservService,
+        TaskservServiceArgs,
+    )
+
+    project = context.project
+    taskserv = project.enabled_taskservs()[name]
+    references = {
+        needed: context.services[needed]
+        for needed in taskserv.dependencies.all
+        if needed in context.services
+    }
+    # A required service must be up before this one starts, beyond the stage
+    # order: its pods would otherwise crash-loop until it answers.
+    required = [references[needed] for needed in taskserv.dependencies.required]
+    component = TaskservService(
+        name,
+        TaskservServiceArgs(
+            taskserv,
+            dataclasses.replace(policy, after=(*policy.after, *required)),
+            flows[name],
+            references,
+            metrics=project.settings.cluster.has_addon("prometheus"),
+        ),
+        context.options(),
+    )
+    context.services[name] = component
+    context.add(stage, component, name)
+
+
+def _app_secrets(
+    context: _Context, stage: Stage, policy: StagePolicy
+) -> pulumi.Resource | None:
+    """The Secrets pods read, created by the first stage that deploys pods."""
+    from vapora_infra.components.secrets import (
+        AppSecrets,
+        AppSecretsArgs,
+        secret_keys,
+    )
+
+    for existing in context.by_stage.values():
+        for component in existing:
+            if isinstance(component, AppSecrets):
+                return component
+    project = context.project
+    settings = project.settings
+    surrealdb = settings.storage.surrealdb
+    keys = secret_keys(
+        project.enabled_taskservs(),
+        surrealdb.namespace if surrealdb.enabled else None,
+    )
+    if not keys or settings.secrets.source == "vault":
+        # With the vault source the add-ons stage syncs these same Secrets
+        # (secret_keys gives their names and keys) through ExternalSecrets.
+        return None
+    values = _secret_values(project, keys)
+    if values is None:
+        pulumi.log.warn(
+            f"{project.config_file}: vapora:secretValues is not set; the Secrets "
+            + ", ".join(sorted({f"{ns}/{name}" for ns, name in keys}))
+            + " must exist before the pods that read them can start."
+        )
+        return None
+
+    secrets = AppSecrets(
+        "secrets",
+        AppSecretsArgs(keys, values, policy, retain=True),
+        context.options(),
+    )
+    context.add(stage, secrets, "secrets")
+    return secrets
+
+
+def _secret_values(
+    project: Project, keys: dict[tuple[str, str], list[str]]
+) -> pulumi.Output[Any] | None:
+    """The secret config object, after checking it holds every key pods read."""
+    from pulumi.runtime import config as runtime_config
+
+    raw = runtime_config.get_config("vapora:secretValues")
+    if raw is None:
+        return None
+    try:
+        shape = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        # An offline placeholder stands in for the whole object; the engine
+        # always hands over the structured value.
+        return pulumi.Output.secret(raw)
+    missing = sorted(
+        f"{name}.{key}"
+        for (_, name), wanted in keys.items()
+        for key in wanted
+        if not isinstance(shape, dict) or key not in (shape.get(name) or {})
+    )
+    if missing:
+        raise SpecError(
+            project.config_file,
+            "vapora:secretValues",
+            missing[0],
+            "is missing; set each with `pulumi config set --secret --path "
+            "'secretValues.NAME.KEY' VALUE`. Missing: " + ", ".join(missing) + ".",
+        )
+    return pulumi.Config("vapora").require_secret_object("secretValues")
+
+
 _BUILDERS: dict[str, Callable[[_Context, Stage], None]] = {
     "cluster": _build_cluster,
     "check": _build_nothing,
     # Filled in as the platform and workload components land.
     "addons": _build_nothing,
-    "services": _build_nothing,
+    "services": _build_services,
     "agents": _build_nothing,
     "migrations": _build_nothing,
     "ingress": _build_nothing,

@@ -1,0 +1,157 @@
+"""Redis as a cache with an append-only file on a persistent volume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from vapora_infra.components.base import (
+    StagePolicy,
+    labels,
+    metadata,
+    resource_requirements,
+    selector,
+)
+from vapora_infra.components.flows import Flows
+from vapora_infra.components.network import allow_policies
+from vapora_infra.components.workload import (
+    KEEP_CLAIMS,
+    cluster_host,
+    container,
+    endpoint_url,
+    pod_spec,
+    port,
+    service_port,
+    service_port_number,
+    volume_claim,
+)
+from vapora_infra.spec.data import DataService
+
+NAME = "redis"
+# The redis user of the official image; its entrypoint only drops root
+# privileges itself when started as root, which the restricted profile forbids.
+REDIS_USER = 999
+
+
+@dataclass(frozen=True)
+class RedisArgs:
+    """The Redis settings of the stack and how its stage deploys them."""
+
+    spec: DataService
+    stage: StagePolicy
+    flows: Flows
+    protect: bool = True
+
+
+class Redis(pulumi.ComponentResource):
+    """A one-pod Redis StatefulSet behind a client Service."""
+
+    url: pulumi.Output[str]
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        args: RedisArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("vapora:data:Redis", name, None, opts)
+        spec = args.spec
+        namespace = spec.namespace
+        version = spec.image.rpartition(":")[2] or None
+        object_labels = labels(NAME, "cache", version)
+        headless_name = f"{NAME}-headless"
+
+        headless = k8s.core.v1.Service(
+            f"{name}-headless",
+            metadata=metadata(headless_name, namespace, object_labels),
+            spec={
+                "clusterIP": "None",
+                "publishNotReadyAddresses": True,
+                "selector": selector(NAME),
+                "ports": [service_port("redis", spec.port)],
+            },
+            opts=args.stage.options(self),
+        )
+
+        service = k8s.core.v1.Service(
+            f"{name}-client",
+            metadata=metadata(NAME, namespace, object_labels),
+            spec={
+                "type": "ClusterIP",
+                "selector": selector(NAME),
+                "ports": [service_port("redis", spec.port)],
+            },
+            opts=args.stage.options(self),
+        )
+
+        server = container(
+            NAME,
+            spec.image,
+            resource_requirements(spec.resources),
+            user=REDIS_USER,
+            args=[
+                "redis-server",
+                "--port",
+                str(spec.port),
+                "--dir",
+                "/data",
+                "--appendonly",
+                "yes",
+            ],
+            ports=[port("redis", spec.port)],
+            mounts=[{"name": "data", "mountPath": "/data"}],
+            readinessProbe={
+                "exec": {"command": ["redis-cli", "-p", str(spec.port), "ping"]},
+                "periodSeconds": 10,
+                "timeoutSeconds": 3,
+                "failureThreshold": 3,
+            },
+            livenessProbe={
+                "tcpSocket": {"port": "redis"},
+                "periodSeconds": 15,
+                "timeoutSeconds": 5,
+                "failureThreshold": 4,
+            },
+        )
+
+        self.stateful_set = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=metadata(NAME, namespace, object_labels),
+            spec={
+                "serviceName": headless_name,
+                "replicas": spec.replicas,
+                "podManagementPolicy": "OrderedReady",
+                "persistentVolumeClaimRetentionPolicy": KEEP_CLAIMS,
+                "selector": {"matchLabels": selector(NAME)},
+                "template": {
+                    "metadata": {"labels": object_labels},
+                    "spec": pod_spec([server], user=REDIS_USER),
+                },
+                "volumeClaimTemplates": [volume_claim("data", spec.storage)],
+            },
+            opts=args.stage.options(
+                self,
+                depends_on=[headless],
+                protect=args.protect,
+                retain_on_delete=True,
+            ),
+        )
+
+        allow_policies(
+            NAME,
+            namespace,
+            selector(NAME),
+            object_labels,
+            args.flows,
+            args.stage,
+            self,
+        )
+
+        self.host = cluster_host(service)
+        self.port = service_port_number(service, "redis")
+        self.url = endpoint_url("redis", self.host, self.port)
+        self.register_outputs({"url": self.url, "host": self.host, "port": self.port})

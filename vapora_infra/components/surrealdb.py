@@ -1,0 +1,165 @@
+"""SurrealDB on its embedded RocksDB engine, one pod with a persistent volume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from vapora_infra.components.base import (
+    StagePolicy,
+    labels,
+    metadata,
+    resource_requirements,
+    selector,
+)
+from vapora_infra.components.flows import Flows
+from vapora_infra.components.network import allow_policies
+from vapora_infra.components.secrets import DB_SECRET, DB_USER
+from vapora_infra.components.workload import (
+    KEEP_CLAIMS,
+    cluster_host,
+    container,
+    endpoint_url,
+    http_probe,
+    pod_spec,
+    port,
+    secret_env,
+    service_port,
+    service_port_number,
+    volume_claim,
+)
+from vapora_infra.spec.data import SurrealDB as SurrealDBSpec
+
+NAME = "surrealdb"
+DATA_DIR = "/data"
+
+
+@dataclass(frozen=True)
+class SurrealDBArgs:
+    """The SurrealDB settings of the stack and how its stage deploys them."""
+
+    spec: SurrealDBSpec
+    stage: StagePolicy
+    flows: Flows
+    protect: bool = True
+
+
+class SurrealDB(pulumi.ComponentResource):
+    """A single-writer SurrealDB StatefulSet behind a client Service."""
+
+    url: pulumi.Output[str]
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        args: SurrealDBArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("vapora:data:SurrealDB", name, None, opts)
+        spec = args.spec
+        namespace = spec.namespace
+        version = spec.image.rpartition(":")[2] or None
+        object_labels = labels(NAME, "database", version)
+        headless_name = f"{NAME}-headless"
+
+        # The StatefulSet's stable pod names resolve through this Service.
+        headless = k8s.core.v1.Service(
+            f"{name}-headless",
+            metadata=metadata(headless_name, namespace, object_labels),
+            spec={
+                "clusterIP": "None",
+                "publishNotReadyAddresses": True,
+                "selector": selector(NAME),
+                "ports": [service_port("http", spec.port)],
+            },
+            opts=args.stage.options(self),
+        )
+
+        service = k8s.core.v1.Service(
+            f"{name}-client",
+            metadata=metadata(NAME, namespace, object_labels),
+            spec={
+                "type": "ClusterIP",
+                "selector": selector(NAME),
+                "ports": [service_port("http", spec.port)],
+            },
+            opts=args.stage.options(self),
+        )
+
+        server = container(
+            NAME,
+            spec.image,
+            resource_requirements(spec.resources),
+            args=[
+                "start",
+                "--log",
+                "info",
+                "--bind",
+                f"0.0.0.0:{spec.port}",
+                f"rocksdb://{DATA_DIR}/db",
+            ],
+            ports=[port("http", spec.port)],
+            env=[
+                {"name": "SURREAL_USER", "value": DB_USER},
+                secret_env("SURREAL_PASS", *DB_SECRET),
+            ],
+            mounts=[{"name": "data", "mountPath": DATA_DIR}],
+            startupProbe=http_probe("/health", "http", 5, 3, 60),
+            readinessProbe=http_probe("/health", "http", 10, 3, 3),
+            livenessProbe=http_probe("/health", "http", 10, 5, 6),
+        )
+
+        # Retained and, on protected stacks, protected: the claim template
+        # keeps the data on its own, but losing the StatefulSet still stops
+        # every service that stores anything.
+        self.stateful_set = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=metadata(NAME, namespace, object_labels),
+            spec={
+                "serviceName": headless_name,
+                "replicas": spec.replicas,
+                "podManagementPolicy": "OrderedReady",
+                "persistentVolumeClaimRetentionPolicy": KEEP_CLAIMS,
+                "selector": {"matchLabels": selector(NAME)},
+                "template": {
+                    "metadata": {"labels": object_labels},
+                    "spec": pod_spec([server], terminationGracePeriodSeconds=30),
+                },
+                "volumeClaimTemplates": [volume_claim("data", spec.storage)],
+            },
+            opts=args.stage.options(
+                self,
+                depends_on=[headless],
+                protect=args.protect,
+                retain_on_delete=True,
+            ),
+        )
+
+        allow_policies(
+            NAME,
+            namespace,
+            selector(NAME),
+            object_labels,
+            args.flows,
+            args.stage,
+            self,
+        )
+
+        self.host = cluster_host(service)
+        self.port = service_port_number(service, "http")
+        # The SurrealDB SDKs connect over WebSocket; ws:// is the scheme their
+        # any-engine accepts for a remote server.
+        self.url = endpoint_url("ws", self.host, self.port)
+        self.http_url = endpoint_url("http", self.host, self.port)
+        self.register_outputs(
+            {
+                "url": self.url,
+                "http_url": self.http_url,
+                "host": self.host,
+                "port": self.port,
+            }
+        )

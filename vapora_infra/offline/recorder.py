@@ -89,7 +89,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     for kind in ("create", "update", "delete")
                     if timeouts is not None and getattr(timeouts, kind)
                 },
-                inputs=rpc.deserialize_properties(request.object),
+                inputs=_whole_numbers(rpc.deserialize_properties(request.object)),
             )
         )
         return response
@@ -181,6 +181,19 @@ def _resolve(exports: dict[str, Any]) -> dict[str, Any]:
         is_secret = _sync_await(output.is_secret())
         resolved[key] = MASK if is_secret else _sync_await(output.future())
     return resolved
+
+
+def _whole_numbers(value: Any) -> Any:
+    # The wire format carries every number as a double, so 65532 arrives as
+    # 65532.0. The engine hands providers JSON, where the two are one number;
+    # rendered YAML and policy tools (checkov compares with int) must see 65532.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 def _assign_stages(recording: Recording, stage_of: dict[str, str]) -> None:

@@ -9,15 +9,32 @@ from typing import Any
 import pytest
 
 from vapora_infra.components.eks_cluster import subnet_cidrs
-from vapora_infra.offline.recorder import Recording, Registration, record
+from vapora_infra.offline.recorder import (
+    Recording,
+    RecordingMonitor,
+    Registration,
+    record,
+)
 from vapora_infra.spec.project import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Resource name -> ignoreChanges, which the recording does not keep.
+IGNORED: dict[str, list[str]] = {}
+
+
 @pytest.fixture(scope="module")
 def prod() -> Recording:
-    return record(load_project(ROOT, "prod"))
+    original = RecordingMonitor.RegisterResource
+
+    def register(monitor: RecordingMonitor, request: Any) -> Any:
+        IGNORED[request.name] = list(request.ignoreChanges)
+        return original(monitor, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RecordingMonitor, "RegisterResource", register)
+        return record(load_project(ROOT, "prod"))
 
 
 @pytest.fixture(scope="module")
@@ -107,20 +124,22 @@ def test_prod_node_group_per_worker_pool(
     assert group["labels"] == labels
     # Cilium is the CNI on prod: its readiness taint is the only one.
     assert group["taints"] == [
-        {"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NO_EXECUTE"}
+        {
+            "key": "node.cilium.io/agent-not-ready",
+            "value": "true",
+            "effect": "NO_EXECUTE",
+        }
     ]
 
 
 def test_prod_node_groups_leave_desired_size_to_the_autoscaler(
     prod: Recording,
 ) -> None:
-    from pulumi.runtime import mocks
-
     groups = prod.by_type("aws:eks/nodeGroup:NodeGroup")
 
     assert len(groups) == 2
-    # The mock monitor does not keep ignoreChanges; read it from the request.
-    assert all(hasattr(mocks, "MockMonitor") for _ in groups)
+    for group in groups:
+        assert IGNORED[group.name] == ["scalingConfig.desiredSize"], group.urn
 
 
 def test_prod_creates_no_control_plane_instances(prod: Recording) -> None:

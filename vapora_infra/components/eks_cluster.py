@@ -112,7 +112,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=aws_opts(depends_on=cluster_role.attachments),
         )
 
-        issuer = cluster.identities.apply(lambda ids: str(ids[0].oidcs[0].issuer))
+        issuer = cluster.identities.apply(_oidc_issuer)
 
         # Service accounts assume IAM roles through this provider (IRSA); the
         # EBS CSI driver is the first user, the platform add-ons may follow.
@@ -339,7 +339,7 @@ def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
     cut into eight again for the public subnets, which hold only NAT gateways
     and load balancers.
     """
-    blocks = list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=3))
+    blocks = list(ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=3))
     public_blocks = list(blocks[-1].subnets(prefixlen_diff=3))
 
     private = [str(block) for block in blocks[:zones]]
@@ -533,6 +533,11 @@ def _kubeconfig(cluster: str, endpoint: str, authority: str, region: str) -> str
             ],
         }
     )
+
+
+def _oidc_issuer(identities: Any) -> str:
+    # EKS gives every cluster exactly one OIDC identity.
+    return str(identities[0].oidcs[0].issuer)
 
 
 def _control_plane_notes(spec: Cluster) -> list[str]:

@@ -68,4 +68,6 @@ _OUTPUTS.update(
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     }
 )
-_CALLS.update({"aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones})
+_CALLS.update(
+    {"aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones}
+)

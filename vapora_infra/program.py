@@ -208,6 +208,111 @@ def _taskserv(
     context.add(stage, component, name)
 
 
+def _build_agents(context: _Context, stage: Stage) -> None:
+    """The agent runtime taskserv and one pool per role of the step."""
+    from vapora_infra.components.agent_pool import AgentPool, AgentPoolArgs
+    from vapora_infra.components.flows import AGENT_POOLS
+
+    settings = context.project.settings
+    policy = context.policy(stage)
+    flows = network_flows(context.project)
+    secrets = _app_secrets(context, stage, policy)
+    if secrets is not None:
+        policy = dataclasses.replace(policy, after=(*policy.after, secrets))
+
+    for name in stage.taskservs:
+        _taskserv(context, stage, policy, name, flows)
+    nats = context.services.get("nats")
+    pools = {str(role): pool for role, pool in settings.agents.items()}
+    for role in stage.agents:
+        if nats is None:
+            raise SpecError(
+                context.project.config_file, "vapora:storage.nats.enabled", False,
+                f"leaves agent pool {role!r} without its task queue; enable NATS.",
+            )
+        pool = AgentPool(
+            f"agents-{role}",
+            AgentPoolArgs(
+                role=role,
+                pool=pools[role],
+                namespace=AGENTS_NAMESPACE,
+                stage=policy,
+                flows=flows[AGENT_POOLS],
+                nats=nats,
+                stream=settings.autoscaler.stream,
+                keda=settings.cluster.has_addon("keda"),
+            ),
+            context.options(),
+        )
+        context.add(stage, pool, f"agents-{role}")
+
+
+def _build_migrations(context: _Context, stage: Stage) -> None:
+    """The Job that imports migrations/*.surql into SurrealDB."""
+    from vapora_infra.components.flows import MIGRATIONS
+    from vapora_infra.components.migrations import (
+        SurrealMigrations,
+        SurrealMigrationsArgs,
+    )
+
+    project = context.project
+    surrealdb = project.settings.storage.surrealdb
+    database = context.services.get("surrealdb")
+    files = {
+        path.name: path.read_text(encoding="utf-8")
+        for path in sorted((project.root / "migrations").glob("*.surql"))
+    }
+    if database is None or not files:
+        return
+
+    migrations = SurrealMigrations(
+        "migrations",
+        SurrealMigrationsArgs(
+            files=files,
+            image=surrealdb.image,
+            namespace=surrealdb.namespace,
+            database=database,
+            stage=context.policy(stage),
+            flows=network_flows(project)[MIGRATIONS],
+        ),
+        context.options(),
+    )
+    context.add(stage, migrations, "migrations")
+
+
+def _build_ingress(context: _Context, stage: Stage) -> None:
+    """The Istio Gateway and routes, on stacks that run the Istio mesh."""
+    from vapora_infra.components.ingress import IstioIngress, IstioIngressArgs
+
+    settings = context.project.settings
+    frontend = context.services.get("vapora-frontend")
+    backend = context.services.get("vapora-backend")
+    mesh = settings.cluster.network
+    if (
+        mesh.service_mesh != "istio"
+        or mesh.ingress_controller != "istio-gateway"
+        or not settings.ingress.hosts
+        or frontend is None
+        or backend is None
+    ):
+        return
+
+    ingress = IstioIngress(
+        "ingress",
+        IstioIngressArgs(
+            hosts=settings.ingress.hosts,
+            namespace=SYSTEM_NAMESPACE,
+            frontend=frontend,
+            backend=backend,
+            stage=context.policy(stage),
+            tls_secret=settings.ingress.tls_secret,
+        ),
+        context.options(),
+    )
+    context.add(stage, ingress, "ingress")
+    context.built.outputs["urls"] = ingress.urls
+
+
 def _app_secrets(
     context: _Context, stage: Stage, policy: StagePolicy
 ) -> pulumi.Resource | None:
@@ -289,7 +394,7 @@ _BUILDERS: dict[str, Callable[[_Context, Stage], None]] = {
     # Filled in as the platform and workload components land.
     "addons": _build_nothing,
     "services": _build_services,
-    "agents": _build_nothing,
-    "migrations": _build_nothing,
-    "ingress": _build_nothing,
+    "agents": _build_agents,
+    "migrations": _build_migrations,
+    "ingress": _build_ingress,
 }

@@ -1,0 +1,129 @@
+"""The engine-free plan, graph and render built on the mock-engine recorder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.workloads import record_stack
+from vapora_infra.offline.graph import deploy_graph, to_dot, to_mermaid, write_graph
+from vapora_infra.offline.plan import counts_by_type, short_urn, stages, to_json
+from vapora_infra.offline.recorder import MASK, Recording
+from vapora_infra.offline.render import kubernetes_objects, render
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return record_stack("dev")
+
+
+def test_plan_json_has_one_object_per_resource(dev: Recording) -> None:
+    plan = to_json(dev)
+
+    assert plan["total"] == len(dev.resources) == len(plan["resources"])
+    assert sum(plan["counts"].values()) == plan["total"]
+    first = plan["resources"][0]
+    assert set(first) >= {
+        "type",
+        "name",
+        "parent",
+        "dependencies",
+        "stage",
+        "protect",
+        "timeouts",
+        "inputs",
+    }
+
+
+def test_plan_groups_resources_in_workflow_order(dev: Recording) -> None:
+    grouped = stages(dev)
+
+    assert [s.name for s in grouped][:3] == [
+        "create-cluster",
+        "install-addons",
+        "deploy-data",
+    ]
+    data_types = {r.type for r in grouped[2].resources}
+    assert "kubernetes:apps/v1:StatefulSet" in data_types
+
+
+def test_every_kubernetes_object_uses_the_one_cluster_provider(
+    dev: Recording,
+) -> None:
+    providers = dev.by_type("pulumi:providers:kubernetes")
+    assert len(providers) == 1
+    expected = f"{providers[0].urn}::{providers[0].name}-id"
+
+    for registration in dev.resources:
+        if registration.custom and registration.type.startswith("kubernetes:"):
+            assert registration.provider == expected, registration.urn
+
+
+def test_resources_of_a_stage_wait_for_earlier_stages(dev: Recording) -> None:
+    statefulset = next(
+        r
+        for r in dev.by_type("kubernetes:apps/v1:StatefulSet")
+        if r.name.startswith("surrealdb")
+    )
+    namespace_urns = {r.urn for r in dev.by_type("kubernetes:core/v1:Namespace")}
+
+    assert namespace_urns <= set(statefulset.dependencies), statefulset.urn
+    assert statefulset.timeouts == {"create": "30m", "update": "30m", "delete": "30m"}
+
+
+def test_counts_by_type_add_up(dev: Recording) -> None:
+    assert sum(counts_by_type(dev).values()) == len(dev.resources)
+
+
+def test_short_urn_keeps_type_and_name() -> None:
+    urn = (
+        "urn:pulumi:dev::vapora-infra::"
+        "vapora:data:Nats$kubernetes:core/v1:Service::nats"
+    )
+
+    assert short_urn(urn) == "kubernetes:core/v1:Service::nats"
+    assert short_urn("") == ""
+
+
+def test_graph_shows_stages_in_order_and_edges_between_components(
+    dev: Recording, tmp_path: Path
+) -> None:
+    graph = deploy_graph(dev)
+    mermaid = to_mermaid(graph)
+
+    assert next(iter(graph.stages)) == "create-cluster"
+    assert "surrealdb" in graph.stages["deploy-data"]
+    assert any(target == "surrealdb" for _, target in graph.edges), graph.edges
+    assert mermaid.index('"create-cluster"') < mermaid.index('"deploy-data"')
+    assert to_dot(graph).startswith("digraph deploy {")
+    written = write_graph(graph, tmp_path / "deploy.mmd")
+    assert written[0].read_text().startswith("flowchart TB")
+
+
+def test_render_writes_one_appliable_file_per_object(
+    dev: Recording, tmp_path: Path
+) -> None:
+    written = render(dev, tmp_path)
+    objects = kubernetes_objects(dev)
+
+    assert len([p for p in written if p.name != "charts.yaml"]) == len(objects)
+    for path in written:
+        document = yaml.safe_load(path.read_text())
+        if path.name == "charts.yaml":
+            continue
+        assert {"apiVersion", "kind", "metadata"} <= set(document), path.name
+
+
+def test_rendered_secrets_keep_keys_and_mask_values(
+    dev: Recording, tmp_path: Path
+) -> None:
+    render(dev, tmp_path)
+    documents = [yaml.safe_load(p.read_text()) for p in tmp_path.glob("*.yaml")]
+    secrets = [d for d in documents if d.get("kind") == "Secret"]
+
+    assert secrets, "no Secret rendered"
+    for secret in secrets:
+        values = secret.get("stringData") or secret.get("data")
+        assert values and set(values.values()) == {MASK}, secret["metadata"]

@@ -6,7 +6,7 @@ import pytest
 
 from tests.workloads import ROOT, env_of, kind, obj, pod_spec, record_stack
 from vapora_infra.errors import SpecError
-from vapora_infra.offline.recorder import Recording, record
+from vapora_infra.offline.recorder import MASK, Recording, record
 from vapora_infra.spec.project import load_project
 
 
@@ -213,6 +213,15 @@ def test_missing_secret_key_is_a_spec_error() -> None:
         record(load_project(ROOT, "dev"), partial)
 
 
-def test_without_secret_config_no_secret_is_created() -> None:
+def test_without_secret_config_a_real_update_is_refused() -> None:
+    with pytest.raises(SpecError, match="vapora:secretValues: is not set"):
+        record(load_project(ROOT, "dev"), placeholders=False)
+
+
+def test_without_secret_config_the_plan_shows_masked_secrets() -> None:
     recording = record(load_project(ROOT, "dev"))
-    assert kind(recording, "Secret") == []
+
+    secrets = kind(recording, "Secret")
+    assert secrets, "no Secret in the offline plan"
+    for secret in secrets:
+        assert set(secret.masked_inputs()["stringData"].values()) == {MASK}

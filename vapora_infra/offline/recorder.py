@@ -109,11 +109,17 @@ class _Mocks(pulumi.runtime.Mocks):
         return fake_state.call_result(args.token, args.args), None
 
 
-def record(project: Project, secret_config: dict[str, Any] | None = None) -> Recording:
+def record(
+    project: Project,
+    secret_config: dict[str, Any] | None = None,
+    placeholders: bool = True,
+) -> Recording:
     """Run the program for one stack under the mock engine.
 
     ``secret_config`` supplies values for the stack's secret config keys (tests
     pass known values); otherwise each secret key gets a masked placeholder.
+    Without ``placeholders`` the program sees exactly the stack's config, as it
+    would under the engine.
     """
     from vapora_infra.program import build
 
@@ -121,7 +127,7 @@ def record(project: Project, secret_config: dict[str, Any] | None = None) -> Rec
     pulumi.runtime.set_mocks(
         _Mocks(), project=PROJECT, stack=project.stack, preview=False, monitor=monitor
     )
-    config, secret_keys = _engine_config(project, secret_config)
+    config, secret_keys = _engine_config(project, secret_config, placeholders)
     pulumi.runtime.set_all_config(config, secret_keys)
 
     outputs: dict[str, Any] = {}
@@ -144,7 +150,7 @@ def record(project: Project, secret_config: dict[str, Any] | None = None) -> Rec
 
 
 def _engine_config(
-    project: Project, secret_config: dict[str, Any] | None
+    project: Project, secret_config: dict[str, Any] | None, placeholders: bool
 ) -> tuple[dict[str, str], list[str]]:
     config: dict[str, str] = {}
     secrets: list[str] = []
@@ -154,6 +160,16 @@ def _engine_config(
             json.dumps(provided) if not isinstance(provided, str) else provided
         )
         secrets.append(f"vapora:{key}")
+    # Encrypted values cannot be read without the engine, and a stack may not
+    # have set them yet: the plan shows the Secrets with masked values either
+    # way, while `pulumi up` refuses missing ones.
+    if (
+        placeholders
+        and "vapora:secretValues" not in config
+        and "secretValues" not in (secret_config or {})
+    ):
+        config["vapora:secretValues"] = MASK
+        secrets.append("vapora:secretValues")
     for key, value in (secret_config or {}).items():
         if f"vapora:{key}" not in config:
             config[f"vapora:{key}"] = (

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import StagePolicy
 from vapora_infra.components.flows import Flows, network_flows
-from vapora_infra.errors import SpecError
+from vapora_infra.errors import NO_VALUE, SpecError
 from vapora_infra.spec.project import Project
 from vapora_infra.spec.stages import RESOURCE_TASKS, Stage, plan_stages
 from vapora_infra.spec.units import duration_seconds
@@ -340,12 +340,18 @@ def _app_secrets(
         return None
     values = _secret_values(project, keys)
     if values is None:
-        pulumi.log.warn(
-            f"{project.config_file}: vapora:secretValues is not set; the Secrets "
-            + ", ".join(sorted({f"{ns}/{name}" for ns, name in keys}))
-            + " must exist before the pods that read them can start."
+        # Pods that read a missing Secret never start, and the update would
+        # only time out; refusing here names the keys to set instead.
+        wanted = sorted(f"{name}.{key}" for (_, name), ks in keys.items() for key in ks)
+        raise SpecError(
+            project.config_file,
+            "vapora:secretValues",
+            NO_VALUE,
+            "is not set; set each of "
+            + ", ".join(wanted)
+            + " with `pulumi config set --secret --path "
+            "'vapora:secretValues.NAME.KEY' VALUE`.",
         )
-        return None
 
     secrets = AppSecrets(
         "secrets",
@@ -383,7 +389,9 @@ def _secret_values(
             "vapora:secretValues",
             missing[0],
             "is missing; set each with `pulumi config set --secret --path "
-            "'secretValues.NAME.KEY' VALUE`. Missing: " + ", ".join(missing) + ".",
+            "'vapora:secretValues.NAME.KEY' VALUE`. Missing: "
+            + ", ".join(missing)
+            + ".",
         )
     return pulumi.Config("vapora").require_secret_object("secretValues")
 

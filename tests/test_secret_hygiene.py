@@ -22,7 +22,7 @@ from vapora_infra.cli import main
 from vapora_infra.offline.plan import to_json
 from vapora_infra.offline.recorder import Recording, record
 from vapora_infra.offline.render import render
-from vapora_infra.spec.project import load_project
+from vapora_infra.spec.project import SECRET_KEYS, load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
@@ -40,11 +40,15 @@ SECRET_CONFIG: dict[str, Any] = {
     "slackWebhook": "https://hooks.slack.example/T0-Wq4Er8Ty2Ui6",
     "vaultToken": "hvs.Op3As7Df1Gh5Jk9L",
 }
+# A secret key added later is covered without editing this file.
+SECRET_CONFIG.update(
+    {key: f"{key}-Zq8Xw3Ty7Pl" for key in SECRET_KEYS if key not in SECRET_CONFIG}
+)
 
 
 def _values() -> list[str]:
     plain = [v for group in SECRET_VALUES.values() for v in group.values()]
-    plain += [SECRET_CONFIG["slackWebhook"], SECRET_CONFIG["vaultToken"]]
+    plain += [v for k, v in SECRET_CONFIG.items() if k != "secretValues"]
     encoded = [base64.b64encode(v.encode()).decode() for v in plain]
     return plain + encoded
 
@@ -101,7 +105,9 @@ def test_secret_values_reached_the_secrets(recording: Recording) -> None:
     assert any(value in inside for value in LEAKS), "secret values never used"
 
 
-@pytest.mark.parametrize("stack", STACKS)
+# The CLI replaces secret config with placeholders before the program runs, so
+# one stack shows the path; the values themselves are traced above, per stack.
+@pytest.mark.parametrize("stack", ["dev"])
 def test_cli_shows_no_secret_from_plain_stack_config(
     stack: str, tmp_path: Path
 ) -> None:

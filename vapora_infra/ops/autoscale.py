@@ -9,14 +9,28 @@ editing workflows/scale-agents.yaml, not this module.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from vapora_infra.errors import VaporaError
+from vapora_infra.errors import SpecError, VaporaError
 from vapora_infra.ops.evaluator import check_block, evaluate, run_block
+from vapora_infra.ops.scaling import (
+    apply_scale,
+    check_scale,
+    pool_for,
+    refuse_if_deployments_managed,
+)
 from vapora_infra.spec.agents import AgentPool
+from vapora_infra.spec.project import NAMESPACE, Project, load_project
 from vapora_infra.spec.workflow import Workflow
+
+if TYPE_CHECKING:
+    from vapora_infra.ops.engine import Engine
+
+DepthReader = Callable[[Sequence[str]], dict[str, int]]
 
 WORKFLOW = "scale-agents"
 ACTIONS = ("scale_up", "scale_down", "no_change")
@@ -71,6 +85,7 @@ class Decision:
     minimum: int
     maximum: int
     applied: bool = False
+    error: str | None = None
     decision_seconds: float = field(default=0.0, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,3 +152,86 @@ def should_apply(rule: ScalingRule, decision: Decision) -> bool:
         "current_replicas": decision.current,
     }
     return bool(evaluate(rule.when, names))
+
+
+def autoscaled_roles(project: Project, role: str | None) -> list[str]:
+    """The pools to watch: one named pool, or every pool with autoscaling."""
+    if role is not None:
+        pool = pool_for(project, role)
+        if pool.autoscaling is None:
+            raise SpecError(
+                project.config_file,
+                f"{NAMESPACE}:agents.{role}",
+                role,
+                "has no autoscaling settings, so no scaling bounds; set "
+                "autoscaling min_replicas, max_replicas and target_queue_depth.",
+            )
+        return [role]
+    roles: list[str] = [
+        name
+        for name, pool in project.settings.agents.items()
+        if pool.enabled and pool.autoscaling is not None
+    ]
+    if not roles:
+        raise VaporaError(
+            f"{project.config_file}: no agent pool sets autoscaling; nothing to watch."
+        )
+    return roles
+
+
+@dataclass
+class Autoscaler:
+    """Runs the scale-agents workflow for some pools of one stack."""
+
+    root: Path
+    stack: str
+    role: str | None
+    read_depths: DepthReader
+    apply: bool = True
+    engine_factory: Callable[[Path, str], Engine] | None = None
+    _engine: Engine | None = field(default=None, init=False, repr=False)
+
+    def run_once(self) -> list[Decision]:
+        """Read every watched queue once, decide, and scale where the rule says."""
+        # The stack file is read afresh each round: scaling writes to it.
+        project = load_project(self.root, self.stack)
+        rule = ScalingRule.from_workflow(_workflow(project))
+        roles = autoscaled_roles(project, self.role)
+        depths = self.read_depths(roles)
+
+        decisions: list[Decision] = []
+        for role in roles:
+            pool = project.settings.agents[role]  # type: ignore[index]
+            decision = decide(rule, role, pool, depths[role], pool.replicas)
+            if should_apply(rule, decision):
+                decision = self._scale(project, decision)
+            decisions.append(decision)
+        return decisions
+
+    def _scale(self, project: Project, decision: Decision) -> Decision:
+        if not self.apply:
+            return decision
+        try:
+            request = check_scale(project, decision.role, decision.target)
+            refuse_if_deployments_managed(self.root, request)
+            apply_scale(self._stack_engine(), request)
+        except VaporaError as error:
+            return replace(decision, error=str(error))
+        return replace(decision, applied=True)
+
+    def _stack_engine(self) -> Engine:
+        if self._engine is None:
+            if self.engine_factory is None:
+                from vapora_infra.ops.engine import Engine
+
+                self._engine = Engine(self.root, self.stack)
+            else:
+                self._engine = self.engine_factory(self.root, self.stack)
+        return self._engine
+
+
+def _workflow(project: Project) -> Workflow:
+    workflow = project.workflows.get(WORKFLOW)
+    if workflow is None:
+        raise VaporaError(f"{SOURCE} is missing; it holds the scaling rule.")
+    return workflow

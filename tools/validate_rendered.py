@@ -49,10 +49,10 @@ class Tally:
 
     def line(self) -> str:
         """One summary line."""
-        text = f"{self.name}: {self.passed} passed, {self.failed} failed"
-        if self.skipped:
-            text += f", {self.skipped} skipped"
-        return text
+        return (
+            f"{self.name}: {self.passed} passed, {self.failed} failed, "
+            f"{self.skipped} skipped"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.workloads import SECRET_VALUES
 from vapora_infra.components.eks_cluster import subnet_cidrs
 from vapora_infra.offline.recorder import (
     Recording,
@@ -34,12 +35,12 @@ def prod() -> Recording:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(RecordingMonitor, "RegisterResource", register)
-        return record(load_project(ROOT, "prod"))
+        return record(load_project(ROOT, "prod"), SECRET_VALUES)
 
 
 @pytest.fixture(scope="module")
 def dev() -> Recording:
-    return record(load_project(ROOT, "dev"))
+    return record(load_project(ROOT, "dev"), SECRET_VALUES)
 
 
 def _aws(recording: Recording) -> list[Registration]:
@@ -182,7 +183,7 @@ def test_prod_ebs_csi_addon_assumes_its_role_through_oidc(prod: Recording) -> No
 
 
 def test_prod_gp3_class_serves_block_volumes_for_osds(prod: Recording) -> None:
-    (storage_class,) = prod.by_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    storage_class = prod.named("cluster-gp3")
 
     assert storage_class.inputs["metadata"]["name"] == "gp3"
     assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"

@@ -89,9 +89,7 @@ def _build_cluster(context: _Context, stage: Stage) -> None:
             ExistingClusterArgs,
         )
 
-        cluster: Any = ExistingCluster(
-            "cluster", ExistingClusterArgs(settings.cluster)
-        )
+        cluster: Any = ExistingCluster("cluster", ExistingClusterArgs(settings.cluster))
     else:
         from vapora_infra.components.eks_cluster import EksCluster, EksClusterArgs
 
@@ -123,6 +121,47 @@ def _build_nothing(context: _Context, stage: Stage) -> None:
     # A check step registers nothing: the provider's readiness await is the
     # health check, and later stages wait on this one's upstream components.
     return None
+
+
+def _build_addons(context: _Context, stage: Stage) -> None:
+    """The platform: every add-on the stack enables."""
+    from vapora_infra.components.platform.platform import Platform, PlatformArgs
+    from vapora_infra.components.secrets import secret_keys
+
+    project = context.project
+    settings = project.settings
+    if not settings.cluster.addons:
+        return
+    config = pulumi.Config("vapora")
+    surrealdb = settings.storage.surrealdb
+    vault = settings.secrets.vault
+    vault_token = None
+    if settings.secrets.source == "vault" and vault and vault.auth == "token":
+        vault_token = config.get_secret("vaultToken")
+        if vault_token is None:
+            raise SpecError(
+                project.config_file, "vapora:vaultToken", None,
+                "is not set; vault auth token needs it: `pulumi config set "
+                "--secret vaultToken TOKEN`.",
+            )
+
+    platform = Platform(
+        "platform",
+        PlatformArgs(
+            cluster=settings.cluster,
+            stage=context.policy(stage),
+            secrets=settings.secrets,
+            app_secrets=secret_keys(
+                project.enabled_taskservs(),
+                surrealdb.namespace if surrealdb.enabled else None,
+            ),
+            vault_token=vault_token,
+            grafana_password=config.get_secret("grafanaAdminPassword"),
+        ),
+        context.options(),
+    )
+    context.platform = platform
+    context.add(stage, platform, "platform")
 
 
 def _build_services(context: _Context, stage: Stage) -> None:
@@ -400,7 +439,7 @@ _BUILDERS: dict[str, Callable[[_Context, Stage], None]] = {
     "cluster": _build_cluster,
     "check": _build_nothing,
     # Filled in as the platform and workload components land.
-    "addons": _build_nothing,
+    "addons": _build_addons,
     "services": _build_services,
     "agents": _build_agents,
     "migrations": _build_migrations,

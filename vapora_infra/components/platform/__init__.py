@@ -1,0 +1,1 @@
+"""The cluster add-ons: one component per add-on, composed by ``Platform``."""

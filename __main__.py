@@ -9,8 +9,12 @@ from vapora_infra.program import build
 from vapora_infra.spec.project import load_project, stack_config_from_engine
 
 try:
+    # A real run must reach the cluster, so its kubeconfig file must exist.
     project = load_project(
-        Path(__file__).parent, pulumi.get_stack(), stack_config_from_engine()
+        Path(__file__).parent,
+        pulumi.get_stack(),
+        stack_config_from_engine(),
+        require_kubeconfig=True,
     )
     built = build(project)
 except VaporaError as error:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vapora_infra.spec.base import Count, Schema
 from vapora_infra.spec.units import Cpu, DnsLabel, Memory, StorageSize
@@ -107,7 +115,10 @@ class NodePool(Schema):
     count: Count = Field(description="desired nodes")
     min_count: Annotated[int, Field(ge=0, le=1000)] | None = None
     max_count: Count | None = None
-    instance_type: str | None = Field(default=None, pattern=r"^[a-z0-9]+\.[a-z0-9]+$")
+    # Checked even when left out, so a worker pool without one is refused.
+    instance_type: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]+\.[a-z0-9]+$", validate_default=True
+    )
     resources: NodeResources | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
@@ -120,6 +131,17 @@ class NodePool(Schema):
                 raise ValueError(f"label key {key!r} is not a valid Kubernetes key")
         return labels
 
+    @field_validator("instance_type")
+    @classmethod
+    def _worker_instance(
+        cls, instance_type: str | None, info: ValidationInfo
+    ) -> str | None:
+        if instance_type is None and info.data.get("role") == "worker":
+            raise ValueError(
+                "is not set; a worker pool needs an instance_type such as t3.large"
+            )
+        return instance_type
+
     @model_validator(mode="after")
     def _bounds(self) -> Self:
         low = self.min_count if self.min_count is not None else self.count
@@ -129,8 +151,6 @@ class NodePool(Schema):
                 f"count {self.count} must lie within min_count {low} and "
                 f"max_count {high}"
             )
-        if self.role == "worker" and self.instance_type is None:
-            raise ValueError("a worker pool needs an instance_type such as t3.large")
         return self
 
     @property
@@ -175,6 +195,32 @@ class AwsSettings(Schema):
     availability_zones: list[str] = Field(min_length=2, max_length=6)
     vpc_cidr: str = Field(default="10.0.0.0/16", pattern=r"^\d+\.\d+\.\d+\.\d+/\d+$")
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones_in_region(cls, zones: list[str], info: ValidationInfo) -> list[str]:
+        region = info.data.get("region")
+        for zone in zones:
+            if region is not None and not _zone_of(zone, region):
+                raise ValueError(
+                    f"zone {zone!r} is not in region {region}; use e.g. {region}a"
+                )
+        if len(set(zones)) != len(zones):
+            raise ValueError(f"zones repeat: {zones}")
+        return zones
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_size(cls, cidr: str) -> str:
+        # The VPC is cut into eight private blocks and 64 public ones; below
+        # a /20 the public subnets would fall under AWS's /28 minimum.
+        try:
+            network = ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ValueError("is not a network address like 10.0.0.0/16") from None
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError("must have a prefix from /16 to /20, e.g. 10.0.0.0/16")
+        return cidr
 
 
 class Kubeconfig(Schema):
@@ -239,3 +285,10 @@ class Cluster(Schema):
     def worker_pools(self) -> list[NodePool]:
         """Pools of nodes that run workloads; EKS runs the control plane itself."""
         return [pool for pool in self.nodes if pool.role == "worker"]
+
+
+def _zone_of(zone: str, region: str) -> bool:
+    # Zone names are the region's name and one letter: eu-west-1a.
+    return (
+        len(zone) == len(region) + 1 and zone.startswith(region) and zone[-1].isalpha()
+    )

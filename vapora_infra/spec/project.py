@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from vapora_infra.errors import SpecError
 from vapora_infra.spec.base import spec_error
 from vapora_infra.spec.files import read_toml, read_yaml
+from vapora_infra.spec.kubeconfig import check_kubeconfig
 from vapora_infra.spec.stack import StackSettings
 from vapora_infra.spec.taskserv import REF, Taskserv
 from vapora_infra.spec.workflow import Workflow
@@ -23,7 +24,12 @@ NAMESPACE = "vapora"
 DEPLOY_WORKFLOW = "deploy-full-stack"
 DATA_SERVICES = ("surrealdb", "nats", "redis")
 # Secret config keys; their values never enter the validated settings.
-SECRET_KEYS = ("secretValues", "slackWebhook", "vaultToken")
+SECRET_KEYS = (
+    "secretValues",
+    "slackWebhook",
+    "vaultToken",
+    "grafanaAdminPassword",
+)
 SETTINGS_KEYS = tuple(
     info.alias or name for name, info in StackSettings.model_fields.items()
 )
@@ -116,12 +122,22 @@ def namespaced(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_project(
-    root: Path, stack: str, config: dict[str, Any] | None = None
+    root: Path,
+    stack: str,
+    config: dict[str, Any] | None = None,
+    *,
+    require_kubeconfig: bool = False,
 ) -> Project:
-    """Read and cross-check everything one stack deploys."""
+    """Read and cross-check everything one stack deploys.
+
+    ``require_kubeconfig`` refuses an existing cluster's kubeconfig file that
+    is missing; without it only a file that exists is checked, so offline
+    commands work on a fresh machine.
+    """
     source = f"Pulumi.{stack}.yaml"
     raw = stack_config_from_file(root, stack) if config is None else config
     settings, secrets = _settings(raw, source)
+    check_kubeconfig(settings.cluster, source, require_kubeconfig)
     taskservs = _load_dir(root / "taskservs", "*.toml", Taskserv, read_toml)
     workflows = _load_dir(root / "workflows", "*.yaml", Workflow, read_yaml)
     _check_taskserv_names(taskservs)

@@ -240,3 +240,9 @@ def test_dev_provider_uses_the_configured_kubeconfig_context(dev: Recording) -> 
     assert provider.inputs["kubeconfig"].endswith("/.kube/config")
     assert provider.inputs["clusterIdentifier"] == "vapora-dev"
     assert provider.stage == "create-cluster"
+
+
+def test_prod_notes_that_eks_runs_the_control_plane(prod: Recording) -> None:
+    assert prod.outputs["cluster_notes"] == [
+        "control-plane pool (3 x t3.medium) is run by EKS; no instances are created"
+    ]

@@ -103,6 +103,8 @@ def _build_cluster(context: _Context, stage: Stage) -> None:
     if settings.cluster.platform == "aws-eks":
         # Secret: it names the endpoint and the role that reaches it.
         context.built.outputs["kubeconfig"] = cluster.kubeconfig
+        # What the plan shows about pools that create no instances.
+        context.built.outputs["cluster_notes"] = cluster.notes
 
     namespaces = Namespaces(
         "namespaces",

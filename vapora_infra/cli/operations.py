@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vapora_infra.cli import project_root, resolve_stack, stack_option
+from vapora_infra.errors import VaporaError
 
 if TYPE_CHECKING:
     from vapora_infra.ops.autoscale import Decision, DepthReader
+    from vapora_infra.ops.health import WorkloadHealth
+    from vapora_infra.ops.runner import StepResult
     from vapora_infra.spec.project import Project
 
 # Lets REPLICAS be negative: -1 reaches the bounds check instead of being
@@ -28,6 +32,13 @@ def register(group: click.Group) -> None:
     """Add the operations commands to the top-level group."""
     group.add_command(scale)
     group.add_command(autoscale)
+    group.add_command(workflow)
+    group.add_command(health)
+    group.add_command(upgrade)
+    group.add_command(rollback)
+    group.add_command(status)
+    group.add_command(logs)
+    group.add_command(dashboard)
 
 
 @click.command(context_settings=_NEGATIVE_NUMBERS)
@@ -144,8 +155,6 @@ def autoscale(
         try:
             decisions = autoscaler.run_once()
         except Exception as error:
-            from vapora_infra.errors import VaporaError
-
             # A long-running autoscaler outlives a NATS restart; --once reports.
             if once or not isinstance(error, VaporaError):
                 raise
@@ -224,5 +233,411 @@ def _log_decisions(decisions: list[Decision], as_json: bool) -> None:
             decision.action,
             str(decision.target),
             result,
+        )
+    Console(soft_wrap=True).print(table)
+
+
+@click.group()
+def workflow() -> None:
+    """Run workflow files."""
+
+
+@workflow.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A ${KEY} value; repeat for more.",
+)
+@stack_option
+@click.option("--nats-url", envvar="NATS_URL", default=None, help="For queries.")
+@click.pass_context
+def run_workflow(
+    ctx: click.Context,
+    file: Path,
+    variables: tuple[str, ...],
+    stack: str | None,
+    nats_url: str | None,
+) -> None:
+    """Run a workflow's steps in depends_on order, then its notices."""
+    from vapora_infra.ops.notify import post_slack
+    from vapora_infra.ops.runner import Runner
+    from vapora_infra.ops.tasks import Tasks, webhook_from_config
+    from vapora_infra.spec.files import read_yaml
+    from vapora_infra.spec.project import load_project
+    from vapora_infra.spec.workflow import Workflow
+
+    values = _variables(variables)
+    root = project_root(ctx)
+    project = load_project(root, resolve_stack(stack))
+    flow = _load_workflow(file, read_yaml, Workflow)
+    values.setdefault("STACK", project.stack)
+    tasks = Tasks(
+        root,
+        project,
+        values,
+        nats_url=nats_url,
+        on_output=_stream,
+        rollback_on_failure=flow.spec.rollback_on_failure,
+    )
+
+    def webhook(name: str) -> str | None:
+        # Tests and CI may pass the URL by environment; otherwise it is the
+        # stack's secret config. Either way it is never shown.
+        return os.environ.get(name) or webhook_from_config(tasks.engine(), project)
+
+    runner = Runner(
+        flow,
+        tasks.handlers(),
+        values,
+        resolve_lazy=webhook,
+        notify=post_slack,
+        on_step=_print_step,
+    )
+    result = runner.run()
+
+    for notice in result.notices:
+        click.echo(f"notice {notice}")
+    if not result.succeeded:
+        failed = next(s for s in result.steps if s.status == "failed")
+        raise VaporaError(
+            f"workflow {flow.metadata.name} failed at step {failed.name}: {failed.note}"
+        )
+    click.echo(f"workflow {flow.metadata.name} succeeded ({len(result.steps)} steps)")
+
+
+@click.command()
+@stack_option
+@click.option("--kubeconfig", default=None, help="Kubeconfig file to use instead.")
+@click.option("--context", "kube_context", default=None, help="Kubeconfig context.")
+@click.pass_context
+def health(
+    ctx: click.Context,
+    stack: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+) -> None:
+    """Ready/desired replicas, restarts and scalers of every VAPORA workload."""
+    from vapora_infra.ops.health import api_client, workload_health
+    from vapora_infra.spec.project import load_project
+
+    project = load_project(project_root(ctx), resolve_stack(stack))
+    client = api_client(project.settings.cluster, kubeconfig, kube_context)
+    rows = workload_health(client)
+
+    _print_health(rows)
+    sick = [row for row in rows if not row.healthy]
+    if not rows:
+        raise VaporaError("no Deployment or StatefulSet found in VAPORA's namespaces.")
+    if sick:
+        names = ", ".join(f"{row.name} {row.ready}/{row.desired}" for row in sick)
+        raise VaporaError(f"{len(sick)} unhealthy: {names}")
+
+
+@click.command()
+@click.argument("service")
+@click.option("--version", "version", required=True, help="Version to run, e.g. 0.3.0.")
+@stack_option
+@click.option(
+    "--rollback/--no-rollback",
+    default=None,
+    help="Restore the old version if the update fails "
+    "(default: rollback_on_failure of workflows/upgrade-vapora.yaml).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def upgrade(
+    ctx: click.Context,
+    service: str,
+    version: str,
+    stack: str | None,
+    rollback: bool | None,
+    yes: bool,
+) -> None:
+    """Run SERVICE at another version, updating only that service."""
+    from vapora_infra.spec.project import load_project
+
+    root = project_root(ctx)
+    project = load_project(root, resolve_stack(stack))
+    if rollback is None:
+        flow = project.workflows.get("upgrade-vapora")
+        rollback = bool(flow and flow.spec.rollback_on_failure)
+    _upgrade(root, project, service, version, rollback, yes, "Upgrade")
+
+
+@click.command()
+@click.argument("service")
+@click.option("--to-version", default=None, help="Default: the last good version.")
+@stack_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def rollback(
+    ctx: click.Context,
+    service: str,
+    to_version: str | None,
+    stack: str | None,
+    yes: bool,
+) -> None:
+    """Return SERVICE to an earlier version, from --to-version or the history."""
+    from vapora_infra.ops.engine import Engine
+    from vapora_infra.ops.tasks import rollback_version
+    from vapora_infra.ops.upgrade import check_upgrade
+    from vapora_infra.spec.project import load_project
+
+    root = project_root(ctx)
+    project = load_project(root, resolve_stack(stack))
+    if to_version is None:
+        # Check the name before the engine is needed to look up the history.
+        check_upgrade(project, service, "0.0.0")
+        to_version = rollback_version(
+            Engine(root, project.stack), project, service, None
+        )
+    _upgrade(root, project, service, to_version, False, yes, "Roll back")
+
+
+@click.command()
+@stack_option
+@click.pass_context
+def status(ctx: click.Context, stack: str | None) -> None:
+    """Outputs, endpoints, versions and pool sizes of the stack, in one table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vapora_infra.ops.engine import Engine
+    from vapora_infra.ops.state import deployed_versions
+    from vapora_infra.spec.project import load_project
+
+    root = project_root(ctx)
+    project = load_project(root, resolve_stack(stack))
+    engine = Engine(root, project.stack)
+    outputs = engine.outputs()
+    versions = deployed_versions(engine.export()["deployment"] or {})
+
+    table = Table(title=f"Stack {project.stack}", title_justify="left")
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("value")
+    for key, value in sorted(outputs.items()):
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        table.add_row("output", key, shown)
+    for name, version in sorted(versions.items()):
+        table.add_row("version", name, version)
+    for role, pool in project.settings.agents.items():
+        low, high = pool.bounds
+        table.add_row("pool", role, f"{pool.replicas} (bounds {low}..{high})")
+    Console(soft_wrap=True).print(table)
+
+
+@click.command()
+@click.argument("service")
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines.")
+@click.option("--tail", default=100, show_default=True, help="Lines per pod.")
+@stack_option
+@click.pass_context
+def logs(
+    ctx: click.Context, service: str, follow: bool, tail: int, stack: str | None
+) -> None:
+    """Logs of SERVICE's pods (label app.kubernetes.io/name=SERVICE)."""
+    from kubernetes import client as k8s
+
+    from vapora_infra.ops.health import NAMESPACES, api_client
+    from vapora_infra.spec.project import load_project
+
+    project = load_project(project_root(ctx), resolve_stack(stack))
+    core: Any = k8s.CoreV1Api(api_client(project.settings.cluster))
+    selector = f"app.kubernetes.io/name={service}"
+    pods = [
+        pod
+        for namespace in NAMESPACES
+        for pod in core.list_namespaced_pod(namespace, label_selector=selector).items
+    ]
+    if not pods:
+        raise VaporaError(f"no pod has label {selector} in {', '.join(NAMESPACES)}.")
+    if follow and len(pods) > 1:
+        click.echo(f"following {pods[0].metadata.name} of {len(pods)} pods", err=True)
+        pods = pods[:1]
+
+    for pod in pods:
+        meta = pod.metadata
+        answer = core.read_namespaced_pod_log(
+            meta.name,
+            meta.namespace,
+            tail_lines=tail,
+            follow=follow,
+            _preload_content=False,
+        )
+        for line in answer.stream():
+            for text in line.decode(errors="replace").splitlines():
+                click.echo(f"{meta.name} {text}")
+
+
+@click.command()
+@click.option("--port-forward", is_flag=True, help="Forward Grafana to localhost:3000.")
+@click.option("--port", default=3000, show_default=True, help="Local port.")
+@stack_option
+@click.pass_context
+def dashboard(
+    ctx: click.Context, port_forward: bool, port: int, stack: str | None
+) -> None:
+    """Find the Grafana service; print how to reach it, or forward it."""
+    import shutil
+    import subprocess
+
+    from kubernetes import client as k8s
+
+    from vapora_infra.ops.health import api_client
+    from vapora_infra.spec.project import load_project
+
+    project = load_project(project_root(ctx), resolve_stack(stack))
+    core: Any = k8s.CoreV1Api(api_client(project.settings.cluster))
+    found = core.list_service_for_all_namespaces(
+        label_selector="app.kubernetes.io/name=grafana"
+    ).items
+    if not found:
+        raise VaporaError(
+            "no Service labelled app.kubernetes.io/name=grafana; is the grafana "
+            "add-on enabled in vapora:cluster.addons?"
+        )
+    service = found[0]
+    namespace, name = service.metadata.namespace, service.metadata.name
+    remote = service.spec.ports[0].port
+    command = [
+        "kubectl",
+        "port-forward",
+        "-n",
+        namespace,
+        f"svc/{name}",
+        f"{port}:{remote}",
+    ]
+    click.echo(f"Grafana: service {namespace}/{name} port {remote}")
+
+    if not port_forward:
+        click.echo(
+            f"reach it with: {' '.join(command)}  then open http://localhost:{port}"
+        )
+        return
+    # The kubernetes client forwards single connections only; kubectl keeps a
+    # listener open for the browser, so the forward runs through kubectl.
+    if shutil.which("kubectl") is None:
+        raise VaporaError("kubectl is not on PATH; run the command above elsewhere.")
+    click.echo(f"forwarding to http://localhost:{port} (Ctrl-C stops)")
+    context = project.settings.cluster.kubeconfig
+    if context is not None:
+        command[1:1] = [
+            "--kubeconfig",
+            os.path.expanduser(context.path),
+            "--context",
+            context.context,
+        ]
+    subprocess.run(command, check=False)
+
+
+def _upgrade(
+    root: Path,
+    project: Project,
+    service: str,
+    version: str,
+    rollback_on_failure: bool,
+    yes: bool,
+    verb: str,
+) -> None:
+    from vapora_infra.ops.engine import Engine
+    from vapora_infra.ops.upgrade import (
+        check_upgrade,
+        refuse_upgrade_if_deployments_managed,
+    )
+    from vapora_infra.ops.upgrade import (
+        upgrade as run_upgrade,
+    )
+
+    request = check_upgrade(project, service, version)
+    refuse_upgrade_if_deployments_managed(root, request)
+    if not yes:
+        click.confirm(
+            f"{verb} {service} on stack {project.stack} to {version}?", abort=True
+        )
+    result = run_upgrade(
+        Engine(root, project.stack),
+        request,
+        rollback_on_failure=rollback_on_failure,
+        on_output=_stream,
+    )
+    click.echo(
+        f"{service} on {project.stack}: {result.previous} -> {result.version} "
+        f"({result.changes})"
+    )
+
+
+def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
+    import re
+
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise click.BadParameter(
+                f"{pair!r} is not KEY=VALUE with KEY a name such as AGENT_ROLE.",
+                param_hint="--var",
+            )
+        found[key] = value
+    return found
+
+
+def _load_workflow(file: Path, reader: Any, model: Any) -> Any:
+    from pydantic import ValidationError
+
+    from vapora_infra.spec.base import spec_error
+
+    data = reader(file, file.name)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise spec_error(file.name, error) from None
+
+
+def _print_step(step: StepResult) -> None:
+    colour = {"ok": "green", "skipped": "yellow", "rolled back": "yellow"}.get(
+        step.status, "red"
+    )
+    from rich.console import Console
+
+    Console(soft_wrap=True, highlight=False).print(
+        f"[{colour}]{step.status:>11}[/{colour}] {step.name} ({step.task}, "
+        f"{step.seconds:.1f}s) {step.note}"
+    )
+
+
+def _print_health(rows: list[WorkloadHealth]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="VAPORA workloads", title_justify="left")
+    for column in (
+        "namespace",
+        "kind",
+        "name",
+        "ready",
+        "restarts",
+        "scaler",
+        "scaler current/desired",
+        "state",
+    ):
+        table.add_column(column)
+    for row in rows:
+        scaled = ""
+        if row.scaler_current is not None:
+            scaled = f"{row.scaler_current}/{row.scaler_desired}"
+        state = "[green]ok[/green]" if row.healthy else "[red]unhealthy[/red]"
+        table.add_row(
+            row.namespace,
+            row.kind,
+            row.name,
+            f"{row.ready}/{row.desired}",
+            str(row.restarts),
+            row.scaler,
+            scaled,
+            state,
         )
     Console(soft_wrap=True).print(table)

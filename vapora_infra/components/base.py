@@ -27,9 +27,7 @@ class StagePolicy:
     timeout: str | None = None
     after: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
-    def options(
-        self, parent: pulumi.Resource, **extra: Any
-    ) -> pulumi.ResourceOptions:
+    def options(self, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         """Options for a child resource of a component in this stage."""
         depends_on = [*self.after, *extra.pop("depends_on", [])]
         timeouts = None

@@ -59,9 +59,7 @@ class Namespaces(pulumi.ComponentResource):
                     "default-deny", namespace, {"app.kubernetes.io/part-of": PART_OF}
                 ),
                 spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-                opts=args.stage.options(
-                    self, depends_on=[self.namespaces[namespace]]
-                ),
+                opts=args.stage.options(self, depends_on=[self.namespaces[namespace]]),
             )
 
             # Default deny includes DNS; every pod needs it to find its peers.
@@ -94,9 +92,7 @@ class Namespaces(pulumi.ComponentResource):
                         }
                     ],
                 },
-                opts=args.stage.options(
-                    self, depends_on=[self.namespaces[namespace]]
-                ),
+                opts=args.stage.options(self, depends_on=[self.namespaces[namespace]]),
             )
 
         self.register_outputs(

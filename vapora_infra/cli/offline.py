@@ -135,7 +135,7 @@ def _print_plan(project: Project, recording: Recording) -> None:
         if not stage.resources:
             table.add_row("(no resources: checks only)", "", "", "")
         console.print(table)
-    notes = recording.outputs.get("notes") or []
+    notes = recording.outputs.get("cluster_notes") or []
     for note in notes:
         console.print(f"note: {note}")
     counts = Table(title="Resources by type", title_justify="left")

@@ -64,11 +64,27 @@ def test_scale_to_the_current_size_changes_nothing(root: Path) -> None:
 
 
 def test_scale_declined_confirmation_exits_1(root: Path) -> None:
-    code, output = _run(root, "scale", "developer", "7", "-s", "prod", stdin="n\n")
+    code, output = _run(root, "scale", "developer", "2", "-s", "dev", stdin="n\n")
 
     assert code == 1
-    assert "Scale developer on stack prod from 5 to 7 replicas?" in output
+    assert "Scale developer on stack dev from 1 to 2 replicas?" in output
     assert "Aborted" in output
+
+
+def test_scale_of_a_deployments_managed_stack_names_the_key_to_commit(
+    root: Path,
+) -> None:
+    assert (root / "Pulumi.prod.deploy.yaml").is_file()
+
+    code, output = _run(root, "scale", "developer", "7", "-s", "prod", "--yes")
+
+    assert code == 1
+    assert output == (
+        "error: stack prod is updated by Pulumi Deployments (Pulumi.prod.deploy.yaml), "
+        "which reads its config from git; set vapora:agents.developer.replicas to 7 "
+        "in Pulumi.prod.yaml (config: vapora:agents: developer: replicas), commit "
+        "and push, and the deployment applies it.\n"
+    )
 
 
 def test_help_imports_no_pulumi_module(root: Path) -> None:

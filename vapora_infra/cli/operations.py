@@ -68,11 +68,11 @@ def scale(
     root = project_root(ctx)
     project = load_project(root, resolve_stack(stack))
     request = check_scale(project, role, replicas)
-    refuse_if_deployments_managed(root, request)
-
     if not request.changes:
         click.echo(f"{role} on {project.stack} already has {replicas} replicas.")
         return
+    refuse_if_deployments_managed(root, request)
+
     verb = "Preview scaling" if preview else "Scale"
     if not (yes or preview):
         click.confirm(

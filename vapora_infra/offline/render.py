@@ -14,14 +14,47 @@ _CHART_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
 
+# `kubectl apply -f DIR` applies files in name order; within a stage, objects
+# others refer to come first, so a plain apply of the directory succeeds.
+_KIND_ORDER = (
+    "Namespace",
+    "StorageClass",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "Service",
+    "NetworkPolicy",
+    "StatefulSet",
+    "Deployment",
+    "Job",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+)
+
+
 def kubernetes_objects(recording: Recording) -> list[dict[str, Any]]:
-    """Every Kubernetes object (built-in or custom) the stack registers."""
-    found = []
+    """Every Kubernetes object the stack registers, in a stable apply order."""
+    stage_index = {name: i for i, name in enumerate(recording.stage_order)}
+    keyed = []
     for registration in recording.resources:
         obj = as_object(registration)
         if obj is not None:
-            found.append(obj)
-    return found
+            meta = obj.get("metadata", {})
+            rank = (
+                _KIND_ORDER.index(obj["kind"])
+                if obj["kind"] in _KIND_ORDER
+                else len(_KIND_ORDER)
+            )
+            key = (
+                stage_index.get(registration.stage, len(stage_index)),
+                rank,
+                meta.get("namespace", ""),
+                meta.get("name", ""),
+            )
+            keyed.append((key, obj))
+    return [obj for _, obj in sorted(keyed, key=lambda pair: pair[0])]
 
 
 def as_object(registration: Registration) -> dict[str, Any] | None:
@@ -36,11 +69,22 @@ def as_object(registration: Registration) -> dict[str, Any] | None:
     obj: dict[str, Any] = {
         "apiVersion": inputs["apiVersion"],
         "kind": inputs["kind"],
+        "metadata": _sorted(inputs.get("metadata", {})),
     }
-    for key, value in inputs.items():
+    for key, value in sorted(inputs.items()):
         if key not in obj and not key.startswith("__"):
-            obj[key] = value
+            obj[key] = _sorted(value)
     return obj
+
+
+def _sorted(value: Any) -> Any:
+    # The engine hands inputs over in no fixed order; sorted keys keep
+    # rendered files stable from run to run, so they diff cleanly.
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def charts(recording: Recording) -> list[dict[str, Any]]:

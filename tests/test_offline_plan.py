@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from tests.workloads import record_stack
+from vapora_infra.cli import main
 from vapora_infra.offline.graph import deploy_graph, to_dot, to_mermaid, write_graph
 from vapora_infra.offline.plan import counts_by_type, short_urn, stages, to_json
 from vapora_infra.offline.recorder import MASK, Recording
@@ -127,3 +130,46 @@ def test_rendered_secrets_keep_keys_and_mask_values(
     for secret in secrets:
         values = secret.get("stringData") or secret.get("data")
         assert values and set(values.values()) == {MASK}, secret["metadata"]
+
+
+def _export(recording: Recording, path: Path, redis_size: str) -> None:
+    resources = []
+    for registration in recording.by_type("kubernetes:apps/v1:StatefulSet"):
+        inputs = json.loads(json.dumps(registration.inputs, default=str))
+        if registration.name.startswith("redis"):
+            claim = inputs["spec"]["volumeClaimTemplates"][0]["spec"]
+            claim["resources"]["requests"]["storage"] = redis_size
+        resources.append(
+            {"urn": registration.urn, "type": registration.type, "inputs": inputs}
+        )
+    path.write_text(json.dumps({"version": 3, "deployment": {"resources": resources}}))
+
+
+def test_plan_refuses_a_volume_claim_change_against_the_state(
+    dev: Recording, root: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    _export(dev, export, redis_size="2Gi")
+
+    result = CliRunner().invoke(
+        main, ["-C", str(root), "plan", "-s", "dev", "--state", str(export)]
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "redis-statefulset: spec.volumeClaimTemplates[data]" in result.output
+    assert "2Gi -> 1Gi" in result.output
+    assert "cannot be applied in place" in result.output
+
+
+def test_plan_accepts_an_unchanged_state(
+    dev: Recording, root: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    _export(dev, export, redis_size="1Gi")
+
+    result = CliRunner().invoke(
+        main, ["-C", str(root), "plan", "-s", "dev", "--state", str(export)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "immutable:" not in result.output

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vapora_infra.cli import project_root, resolve_stack, stack_option
+from vapora_infra.errors import VaporaError
+
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 
 if TYPE_CHECKING:
     from vapora_infra.offline.recorder import Recording
@@ -52,11 +55,24 @@ def validate(ctx: click.Context, stack: str | None) -> None:
     default=None,
     help="Write the deploy graph: .mmd/.md (Mermaid) or .dot (Graphviz).",
 )
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A `pulumi stack export` file; changes Kubernetes cannot apply in "
+    "place (StatefulSet volume claims, selectors) are refused.",
+)
 @click.pass_context
 def plan(
-    ctx: click.Context, stack: str | None, as_json: bool, graph_file: Path | None
+    ctx: click.Context,
+    stack: str | None,
+    as_json: bool,
+    graph_file: Path | None,
+    state_file: Path | None,
 ) -> None:
     """Show what `pulumi up` would create, stage by stage, without an engine."""
+    previous = _read_export(state_file) if state_file is not None else None
     project, recording = _record(ctx, stack)
 
     if as_json:
@@ -71,6 +87,8 @@ def plan(
 
         for path in write_graph(deploy_graph(recording), graph_file):
             click.echo(f"wrote {path}", err=as_json)
+    if previous is not None and state_file is not None:
+        _refuse_immutable_changes(recording, previous, state_file)
 
 
 @click.command()
@@ -94,6 +112,43 @@ def render(ctx: click.Context, stack: str | None, out: Path) -> None:
     click.echo(f"wrote {len(written)} files to {out}")
     for chart in listed:
         click.echo(f"  chart {chart['chart']} {chart['version']} ({chart['name']})")
+
+
+def _read_export(path: Path) -> dict[str, dict[str, Any]]:
+    """StatefulSets of a stack export, by resource name."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        resources = data["deployment"].get("resources") or []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise VaporaError(
+            f"{path}: is not a `pulumi stack export` file (JSON with "
+            "deployment.resources)."
+        ) from None
+    return {
+        str(r.get("urn", "")).rsplit("::", 1)[-1]: r
+        for r in resources
+        if isinstance(r, dict) and r.get("type") == STATEFULSET
+    }
+
+
+def _refuse_immutable_changes(
+    recording: Recording, previous: dict[str, dict[str, Any]], state_file: Path
+) -> None:
+    from vapora_infra.offline.immutable import immutable_changes
+
+    found = []
+    for registration in recording.by_type(STATEFULSET):
+        before = previous.get(registration.name)
+        if before is not None:
+            for change in immutable_changes(before, registration.inputs):
+                found.append(f"{registration.name}: {change}")
+    for line in found:
+        click.echo(f"immutable: {line}", err=True)
+    if found:
+        raise VaporaError(
+            f"{state_file}: {len(found)} StatefulSet change(s) cannot be applied in "
+            "place and would replace the StatefulSet; see the lines above."
+        )
 
 
 def _record(ctx: click.Context, stack: str | None) -> tuple[Project, Recording]:

@@ -236,13 +236,16 @@ def test_addons_are_in_stage_install_addons_after_the_cluster(
 ) -> None:
     platform = prod.named("platform")
     eks = prod.named("cluster-eks")
+    # Add-ons wait for the create-cluster stage's gate, which waits for EKS.
+    gate = prod.named("stage-create-cluster")
     addons = [r for r in prod.resources if r.urn.split("::")[-1].startswith("platform")]
 
+    assert eks.urn in gate.dependencies
     assert len(addons) > 20
     for addon in addons:
         assert addon.stage == "install-addons", addon.urn
         if addon.custom:
-            assert eks.urn in addon.dependencies, addon.urn
+            assert gate.urn in addon.dependencies, addon.urn
     assert platform.type == "vapora:platform:Platform"
 
 

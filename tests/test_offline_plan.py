@@ -64,16 +64,33 @@ def test_every_kubernetes_object_uses_the_one_cluster_provider(
             assert registration.provider == expected, registration.urn
 
 
-def test_resources_of_a_stage_wait_for_earlier_stages(dev: Recording) -> None:
+def test_resources_of_a_stage_wait_for_the_gate_of_the_stage_before(
+    dev: Recording,
+) -> None:
     statefulset = next(
         r
         for r in dev.by_type("kubernetes:apps/v1:StatefulSet")
         if r.name.startswith("surrealdb")
     )
+    # Dev installs no add-ons, so deploy-data waits for create-cluster.
+    gate = dev.named("stage-create-cluster")
     namespace_urns = {r.urn for r in dev.by_type("kubernetes:core/v1:Namespace")}
 
-    assert namespace_urns <= set(statefulset.dependencies), statefulset.urn
+    assert gate.urn in statefulset.dependencies, statefulset.urn
+    assert namespace_urns <= set(gate.dependencies), gate.urn
+    assert gate.inputs["data"] == {"stage": "create-cluster", "after": ""}
     assert statefulset.timeouts == {"create": "30m", "update": "30m", "delete": "30m"}
+
+
+def test_every_stage_that_deploys_something_has_a_gate(dev: Recording) -> None:
+    gates = {
+        r.inputs["data"]["stage"]
+        for r in dev.by_type("kubernetes:core/v1:ConfigMap")
+        if r.name.startswith("stage-")
+    }
+    deploying = {r.stage for r in dev.resources if r.custom and r.stage}
+
+    assert gates == deploying
 
 
 def test_counts_by_type_add_up(dev: Recording) -> None:

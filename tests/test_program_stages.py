@@ -80,7 +80,7 @@ def _edit_workflow(folder: Path, change: dict[str, object]) -> None:
 def test_a_service_no_step_deploys_is_refused(project_copy: Path) -> None:
     _edit_workflow(project_copy, {"deploy-frontend": {"taskservs": []}})
 
-    with pytest.raises(SpecError, match="vapora-frontend.*no step deploys it"):
+    with pytest.raises(SpecError, match=r"vapora-frontend.*no step deploys it"):
         plan_stages(load_project(project_copy, "dev"))
 
 

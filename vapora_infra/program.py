@@ -17,6 +17,7 @@ from vapora_infra.errors import NO_VALUE, SpecError
 from vapora_infra.spec.project import Project
 from vapora_infra.spec.stages import RESOURCE_TASKS, Stage, plan_stages
 from vapora_infra.spec.units import duration_seconds
+from vapora_infra.spec.workflow import Step
 
 SYSTEM_NAMESPACE = "vapora-system"
 AGENTS_NAMESPACE = "vapora-agents"
@@ -40,19 +41,34 @@ class _Context:
     built: Built
     provider: k8s.Provider | None = None
     by_stage: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
+    steps: dict[str, Step] = field(default_factory=dict)
+    # Stage name -> the object that is ready once everything in it is.
+    gates: dict[str, pulumi.Resource] = field(default_factory=dict)
     # Service name -> its component, for references between services.
     services: dict[str, Any] = field(default_factory=dict)
     cluster: Any = None
     platform: Any = None
 
     def policy(self, stage: Stage) -> StagePolicy:
-        after = [r for name in sorted(stage.upstream) for r in self.by_stage[name]]
+        after = [self.gates[name] for name in self.frontier(stage.step)]
         timeout = stage.step.timeout
         # Pulumi reads timeouts as Go durations; 1h30m is valid in both worlds,
         # but normalise to minutes so the plan shows one unit.
         if timeout is not None:
             timeout = f"{duration_seconds(timeout) // 60}m"
         return StagePolicy(stage.name, timeout, tuple(after))
+
+    def frontier(self, step: Step) -> list[str]:
+        # Only the nearest stages that registered something: earlier ones are
+        # reached through them, and depending on every earlier component made
+        # each resource carry hundreds of dependencies the engine re-checks.
+        found: list[str] = []
+        for needed in step.depends_on:
+            if needed in self.gates:
+                found.append(needed)
+            else:
+                found.extend(self.frontier(self.steps[needed]))
+        return sorted(set(found))
 
     def add(self, stage: Stage, component: pulumi.Resource, name: str) -> None:
         self.by_stage[stage.name].append(component)
@@ -69,13 +85,51 @@ def build(project: Project) -> Built:
     """Register every resource of the stack; return what was built."""
     stages = plan_stages(project)
     built = Built(stages)
-    context = _Context(project, built, by_stage={s.name: [] for s in stages})
+    context = _Context(
+        project,
+        built,
+        by_stage={s.name: [] for s in stages},
+        steps={s.name: s.step for s in stages},
+    )
 
     for stage in stages:
         _BUILDERS[RESOURCE_TASKS[stage.task]](context, stage)
+        _close_stage(context, stage)
 
     built.outputs["stages"] = [stage.name for stage in stages]
     return built
+
+
+def _close_stage(context: _Context, stage: Stage) -> None:
+    """Register the stage's gate: one object later stages wait for.
+
+    Waiting on a component means waiting on each of its children, so letting
+    every resource of a stage wait on every component before it costs a
+    dependency per pair, and the SDK checks each for cycles. A gate per stage
+    keeps that linear; it also leaves a record in the cluster of which stages
+    of the deploy workflow have completed.
+    """
+    components = context.by_stage[stage.name]
+    if not components or context.provider is None:
+        return
+    name = f"stage-{stage.name}"
+    upstream = ", ".join(context.frontier(stage.step))
+    gate = k8s.core.v1.ConfigMap(
+        name,
+        metadata={
+            "name": f"vapora-{name}",
+            "namespace": SYSTEM_NAMESPACE,
+            "labels": {
+                "app.kubernetes.io/part-of": "vapora",
+                "app.kubernetes.io/managed-by": "pulumi",
+                "app.kubernetes.io/component": "deploy-stage",
+            },
+        },
+        data={"stage": stage.name, "after": upstream},
+        opts=pulumi.ResourceOptions(provider=context.provider, depends_on=components),
+    )
+    context.gates[stage.name] = gate
+    context.built.stage_of[name] = stage.name
 
 
 def _build_cluster(context: _Context, stage: Stage) -> None:
@@ -142,7 +196,9 @@ def _build_addons(context: _Context, stage: Stage) -> None:
         vault_token = config.get_secret("vaultToken")
         if vault_token is None:
             raise SpecError(
-                project.config_file, "vapora:vaultToken", None,
+                project.config_file,
+                "vapora:vaultToken",
+                None,
                 "is not set; vault auth token needs it: `pulumi config set "
                 "--secret vaultToken TOKEN`.",
             )
@@ -268,7 +324,9 @@ def _build_agents(context: _Context, stage: Stage) -> None:
     for role in stage.agents:
         if nats is None:
             raise SpecError(
-                context.project.config_file, "vapora:storage.nats.enabled", False,
+                context.project.config_file,
+                "vapora:storage.nats.enabled",
+                False,
                 f"leaves agent pool {role!r} without its task queue; enable NATS.",
             )
         pool = AgentPool(

@@ -113,11 +113,20 @@ func (h *languageHost) Run(
 	rootDir := info.GetRootDirectory()
 	python, venv := pythonFor(rootDir, info.GetOptions().AsMap())
 
-	configJSON, err := json.Marshal(req.GetConfig())
+	// The exec script expects an object and a list, never null.
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	configJSON, err := json.Marshal(config)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode the stack configuration: %w", err)
 	}
-	secretKeysJSON, err := json.Marshal(req.GetConfigSecretKeys())
+	secretKeysJSON, err := json.Marshal(secretKeys)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode the secret configuration keys: %w", err)
 	}

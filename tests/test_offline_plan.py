@@ -190,3 +190,19 @@ def test_plan_accepts_an_unchanged_state(
 
     assert result.exit_code == 0, result.output
     assert "immutable:" not in result.output
+
+
+@pytest.mark.parametrize("stack", ["dev"])
+def test_destroy_keeps_the_data_namespace_and_nothing_else_of_namespaces(
+    dev: Recording, stack: str
+) -> None:
+    retained = {
+        r.inputs["metadata"]["name"]
+        for r in dev.by_type("kubernetes:core/v1:Namespace")
+        if r.retain_on_delete
+    }
+    statefulsets = dev.by_type("kubernetes:apps/v1:StatefulSet")
+
+    assert retained == {"vapora-system"}
+    assert statefulsets and all(r.retain_on_delete for r in statefulsets)
+    assert not any(r.protect for r in statefulsets), "dev protects nothing"

@@ -166,7 +166,7 @@ def _build_cluster(context: _Context, stage: Stage) -> None:
             names=[SYSTEM_NAMESPACE, AGENTS_NAMESPACE],
             stage=policy,
             istio_injection=settings.cluster.network.service_mesh == "istio",
-            retain=settings.protect,
+            retained=frozenset({SYSTEM_NAMESPACE}),
         ),
         context.options(),
     )

@@ -18,7 +18,8 @@ class NamespacesArgs:
     names: Sequence[str]
     stage: StagePolicy
     istio_injection: bool = False
-    retain: bool = True
+    # Namespaces that hold data outlive `pulumi destroy` (see below).
+    retained: frozenset[str] = frozenset()
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -43,13 +44,15 @@ class Namespaces(pulumi.ComponentResource):
             if args.istio_injection:
                 namespace_labels["istio-injection"] = "enabled"
 
-            # Deleting a namespace deletes everything in it, data volumes of the
-            # StatefulSets included, so the namespace outlives `pulumi destroy`
-            # whenever the stack keeps its stateful objects.
+            # Deleting a namespace deletes everything in it, the StatefulSets'
+            # volume claims included; the StatefulSets themselves are kept on
+            # `pulumi destroy`, so the namespace that holds them is kept too.
             self.namespaces[namespace] = k8s.core.v1.Namespace(
                 f"{name}-{namespace}",
                 metadata=metadata(namespace, None, namespace_labels),
-                opts=args.stage.options(self, retain_on_delete=args.retain),
+                opts=args.stage.options(
+                    self, retain_on_delete=namespace in args.retained
+                ),
             )
 
             # Everything is refused until a workload's own policy allows a flow.

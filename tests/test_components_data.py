@@ -225,3 +225,23 @@ def test_without_secret_config_the_plan_shows_masked_secrets() -> None:
     assert secrets, "no Secret in the offline plan"
     for secret in secrets:
         assert set(secret.masked_inputs()["stringData"].values()) == {MASK}
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_redis_runs_as_the_shared_high_uid(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    pod = pod_spec(obj(request.getfixturevalue(stack), "StatefulSet", "redis"))
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsUser"] == 65532, "StatefulSet/redis"
+    assert pod["securityContext"]["fsGroup"] == 65532, "StatefulSet/redis"
+    assert container["securityContext"]["runAsUser"] == 65532, "StatefulSet/redis"
+
+
+def test_nats_metrics_exporter_is_probed_on_its_metrics_port(
+    prod: Recording,
+) -> None:
+    containers = pod_spec(obj(prod, "StatefulSet", "nats"))["containers"]
+    exporter = next(c for c in containers if c["name"] == "metrics")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert exporter[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}

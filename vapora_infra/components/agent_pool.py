@@ -8,7 +8,15 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_kubernetes as k8s
 
-from vapora_infra.components.base import StagePolicy, guaranteed, labels, metadata
+from vapora_infra.components.base import (
+    RELEASE_IMAGE_PULL,
+    RELEASE_IMAGE_TAGS,
+    StagePolicy,
+    checkov_skips,
+    guaranteed,
+    labels,
+    metadata,
+)
 from vapora_infra.components.flows import AGENT_POOL_COMPONENT, Flows
 from vapora_infra.components.network import allow_policies
 from vapora_infra.components.workload import container, pod_spec
@@ -18,6 +26,22 @@ from vapora_infra.spec.agents import AgentPool as AgentPoolSpec
 CPU_TARGET_PERCENT = 70
 # NATS puts every client without an account of its own into the global one.
 NATS_ACCOUNT = "$G"
+# A worker pulls its tasks from NATS and listens on nothing, and an exec probe
+# would have to guess at a health command of the agent binary. A probe that
+# guesses restarts healthy workers, so the pool has none.
+NO_PROBE = (
+    "Agent pool workers pull tasks from their NATS consumer and expose no port "
+    "to probe; they report their health through the agent_health table in "
+    "SurrealDB instead."
+)
+SKIPS = checkov_skips(
+    {
+        "CKV_K8S_8": NO_PROBE,
+        "CKV_K8S_9": NO_PROBE,
+        "CKV_K8S_15": RELEASE_IMAGE_PULL,
+        "CKV_K8S_43": RELEASE_IMAGE_TAGS,
+    }
+)
 
 
 class QueueServer(Protocol):
@@ -111,7 +135,7 @@ class AgentPool(pulumi.ComponentResource):
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata(app, namespace, object_labels),
+            metadata=metadata(app, namespace, object_labels, SKIPS),
             spec=spec,
             opts=args.stage.options(self, depends_on=[account]),
         )

@@ -10,7 +10,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import (
+    UPSTREAM_IMAGE_PULL,
+    UPSTREAM_IMAGE_TAGS,
     StagePolicy,
+    checkov_skips,
     labels,
     metadata,
     resource_requirements,
@@ -42,6 +45,9 @@ EXPORTER_IMAGE = "natsio/prometheus-nats-exporter:0.15.0"
 # JetStream refuses writes at max_file_store; keeping it under the volume size
 # leaves room for the filesystem's own overhead instead of failing on ENOSPC.
 STORE_SHARE = Decimal("0.9")
+SKIPS = checkov_skips(
+    {"CKV_K8S_15": UPSTREAM_IMAGE_PULL, "CKV_K8S_43": UPSTREAM_IMAGE_TAGS}
+)
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,8 @@ class Nats(pulumi.ComponentResource):
                         f"http://localhost:{spec.monitor_port}",
                     ],
                     ports=[port("metrics", NATS_METRICS_PORT)],
+                    readinessProbe=http_probe("/metrics", "metrics", 10, 5, 3),
+                    livenessProbe=http_probe("/metrics", "metrics", 30, 5, 3),
                 )
             )
 
@@ -219,7 +227,7 @@ class Nats(pulumi.ComponentResource):
         checksum = hashlib.sha256(config_text.encode()).hexdigest()
         self.stateful_set = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata=metadata(NAME, namespace, object_labels),
+            metadata=metadata(NAME, namespace, object_labels, SKIPS),
             spec={
                 "serviceName": headless_name,
                 "replicas": spec.replicas,

@@ -8,7 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import (
+    UPSTREAM_IMAGE_PULL,
+    UPSTREAM_IMAGE_TAGS,
     StagePolicy,
+    checkov_skips,
     labels,
     metadata,
     resource_requirements,
@@ -30,9 +33,9 @@ from vapora_infra.components.workload import (
 from vapora_infra.spec.data import DataService
 
 NAME = "redis"
-# The redis user of the official image; its entrypoint only drops root
-# privileges itself when started as root, which the restricted profile forbids.
-REDIS_USER = 999
+SKIPS = checkov_skips(
+    {"CKV_K8S_15": UPSTREAM_IMAGE_PULL, "CKV_K8S_43": UPSTREAM_IMAGE_TAGS}
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,6 @@ class Redis(pulumi.ComponentResource):
             NAME,
             spec.image,
             resource_requirements(spec.resources),
-            user=REDIS_USER,
             args=[
                 "redis-server",
                 "--port",
@@ -118,9 +120,14 @@ class Redis(pulumi.ComponentResource):
             },
         )
 
+        # Redis runs as the same high non-root user as everything else, not
+        # the image's redis user (999), which could share a UID with a host
+        # account. The image's entrypoint starts redis-server as whatever user
+        # it is given, and fsGroup makes /data writable for that user, also
+        # for files an earlier pod wrote as 999.
         self.stateful_set = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata=metadata(NAME, namespace, object_labels),
+            metadata=metadata(NAME, namespace, object_labels, SKIPS),
             spec={
                 "serviceName": headless_name,
                 "replicas": spec.replicas,
@@ -129,7 +136,7 @@ class Redis(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector(NAME)},
                 "template": {
                     "metadata": {"labels": object_labels},
-                    "spec": pod_spec([server], user=REDIS_USER),
+                    "spec": pod_spec([server]),
                 },
                 "volumeClaimTemplates": [volume_claim("data", spec.storage)],
             },

@@ -10,7 +10,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import (
+    RELEASE_IMAGE_PULL,
+    RELEASE_IMAGE_TAGS,
     StagePolicy,
+    checkov_skips,
     labels,
     metadata,
     resource_requirements,
@@ -133,7 +136,12 @@ class TaskservService(pulumi.ComponentResource):
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata(app, namespace, object_labels, _annotations(taskserv)),
+            metadata=metadata(
+                app,
+                namespace,
+                object_labels,
+                {**_annotations(taskserv), **_skips(taskserv)},
+            ),
             spec=deployment_spec,
             opts=args.stage.options(self, depends_on=[account]),
         )
@@ -231,3 +239,18 @@ def _annotations(taskserv: Taskserv) -> dict[str, str]:
     if taskserv.taskserv.description:
         found["vapora.dev/description"] = taskserv.taskserv.description
     return found
+
+
+def _skips(taskserv: Taskserv) -> dict[str, str]:
+    reasons = {"CKV_K8S_43": RELEASE_IMAGE_TAGS}
+    # The taskserv's own pull policy stands; only a service that does not
+    # pull Always needs the reason on its Deployment.
+    if taskserv.deployment.image_pull_policy != "Always":
+        reasons["CKV_K8S_15"] = RELEASE_IMAGE_PULL
+    if taskserv.secrets:
+        reasons["CKV_K8S_35"] = (
+            f"{taskserv.name} reads its credentials only from environment "
+            "variables; they come from a Secret through secretKeyRef and never "
+            "appear in the object itself."
+        )
+    return checkov_skips(reasons)

@@ -8,7 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import (
+    UPSTREAM_IMAGE_PULL,
+    UPSTREAM_IMAGE_TAGS,
     StagePolicy,
+    checkov_skips,
     labels,
     metadata,
     resource_requirements,
@@ -34,6 +37,18 @@ from vapora_infra.spec.data import SurrealDB as SurrealDBSpec
 
 NAME = "surrealdb"
 DATA_DIR = "/data"
+SKIPS = checkov_skips(
+    {
+        "CKV_K8S_15": UPSTREAM_IMAGE_PULL,
+        "CKV_K8S_35": (
+            "The official SurrealDB image reads the root password only from "
+            "SURREAL_PASS or a command-line flag and has no file option; the "
+            "variable comes from a Secret through secretKeyRef and never "
+            "appears in the object itself."
+        ),
+        "CKV_K8S_43": UPSTREAM_IMAGE_TAGS,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,7 @@ class SurrealDB(pulumi.ComponentResource):
         # every service that stores anything.
         self.stateful_set = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata=metadata(NAME, namespace, object_labels),
+            metadata=metadata(NAME, namespace, object_labels, SKIPS),
             spec={
                 "serviceName": headless_name,
                 "replicas": spec.replicas,

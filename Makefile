@@ -47,6 +47,10 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
+# The end-to-end suite on a local kwok cluster (e2e/README.md).
+e2e: $(BIN)/vapora-infra
+	bash e2e/run.sh
+
 bench: $(BIN)/vapora-infra
 	$(BIN)/python bench/run.py
 

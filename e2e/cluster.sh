@@ -2,8 +2,8 @@
 # Start, stop or describe the local end-to-end cluster: a kwok cluster whose
 # control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok) runs as plain processes bound to 127.0.0.1, with fake
-# nodes, pods made Running and Ready by kwok's stages, and a small provisioner
-# that binds PersistentVolumeClaims.
+# nodes, pods made Running and Ready by kwok's stages (e2e/stages.yaml), and a
+# small provisioner that binds PersistentVolumeClaims.
 #
 # Usage: e2e/cluster.sh up|down|env|status
 #   up      build nothing; start the cluster from e2e/build-tools.sh's binaries
@@ -68,7 +68,10 @@ options:
   kubectlBinary: $BIN_DIR/kubectl
   kwokControllerBinary: $BIN_DIR/kwok
   etcdBinary: $etcd_bin
+---
 EOF
+    # kwok's default stages, plus one that keeps a marked release NotReady.
+    cat "$E2E_DIR/stages.yaml" >>"$STATE_DIR/kwokctl.yaml"
     log "creating cluster $CLUSTER_NAME ($kube_version)"
     kwokctl create cluster --config "$STATE_DIR/kwokctl.yaml" \
         --kubeconfig "$KUBECONFIG_PATH" --wait 3m

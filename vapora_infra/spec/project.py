@@ -94,7 +94,11 @@ def stack_config_from_file(root: Path, stack: str) -> dict[str, Any]:
     data = read_yaml(path, path.name) or {}
     if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
         raise SpecError(path.name, "config", data, "must be a mapping of keys.")
-    return namespaced(data.get("config") or {})
+    found = namespaced(data.get("config") or {})
+    # `pulumi config set` rewrites the file and quotes every top-level
+    # scalar, so `vapora:protect: false` comes back as "false".
+    found.update(_top_level_booleans(found))
+    return found
 
 
 def stack_config_from_engine() -> dict[str, Any]:
@@ -110,9 +114,16 @@ def stack_config_from_engine() -> dict[str, Any]:
         if isinstance(value, str) and value[:1] in "[{":
             with contextlib.suppress(json.JSONDecodeError):
                 found[key] = json.loads(value)
-        elif key == "protect" and isinstance(value, str):
-            found[key] = {"true": True, "false": False}.get(value, value)
+    found.update(_top_level_booleans(found))
     return found
+
+
+def _top_level_booleans(found: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi keeps top-level values as text; read vapora:protect's back."""
+    value = found.get("protect")
+    if not isinstance(value, str):
+        return {}
+    return {"protect": {"true": True, "false": False}.get(value, value)}
 
 
 def namespaced(config: dict[str, Any]) -> dict[str, Any]:

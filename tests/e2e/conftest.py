@@ -125,9 +125,14 @@ class Project:
         """`kubectl get ARGS -o json`, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
-    def export(self) -> dict[str, Any]:
-        """The stack's checkpoint, as `pulumi stack export` prints it."""
-        return json.loads(self.pulumi("stack", "export").stdout)
+    def export(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        """The stack's checkpoint, as `pulumi stack export` prints it.
+
+        Secret values are encrypted afresh on every export; compare two
+        exports with ``show_secrets``.
+        """
+        flags = ["--show-secrets"] if show_secrets else []
+        return json.loads(self.pulumi("stack", "export", *flags).stdout)
 
     def config_set(self, key: str, value: str, *, secret: bool = False) -> None:
         """`pulumi config set --path KEY VALUE`."""

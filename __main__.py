@@ -14,7 +14,7 @@ try:
         Path(__file__).parent,
         pulumi.get_stack(),
         stack_config_from_engine(),
-        require_kubeconfig=True,
+        for_update=True,
     )
     built = build(project)
 except VaporaError as error:

@@ -7,7 +7,7 @@ import pytest
 from tests.workloads import ROOT, env_of, kind, obj, pod_spec, record_stack
 from vapora_infra.errors import SpecError
 from vapora_infra.offline.recorder import MASK, Recording, record
-from vapora_infra.spec.project import load_project
+from vapora_infra.spec.project import load_project, stack_config_from_file
 
 
 @pytest.fixture(scope="module")
@@ -207,10 +207,12 @@ def test_each_namespace_gets_only_the_keys_its_pods_read(prod: Recording) -> Non
     }
 
 
-def test_missing_secret_key_is_a_spec_error() -> None:
-    partial = {"secretValues": {"vapora-secrets": {"db-password": "x"}}}
-    with pytest.raises(SpecError, match=r"vapora:secretValues.*jwt-secret"):
-        record(load_project(ROOT, "dev"), partial)
+def test_missing_secret_key_is_refused_before_anything_is_registered() -> None:
+    config = stack_config_from_file(ROOT, "dev")
+    config["secretValues"] = {"vapora-secrets": {"db-password": "x"}}
+
+    with pytest.raises(SpecError, match=r"vapora:secretValues\..*jwt-secret"):
+        load_project(ROOT, "dev", config)
 
 
 def test_without_secret_config_a_real_update_is_refused() -> None:

@@ -98,6 +98,9 @@ def test_prod_cluster_settings_load() -> None:
 def _dev(kubeconfig: Path, context: str = "vapora-dev") -> dict[str, Any]:
     config = copy.deepcopy(stack_config_from_file(ROOT, "dev"))
     config["cluster"]["kubeconfig"] = {"path": str(kubeconfig), "context": context}
+    # A real run also needs every secret value; the kubeconfig is the subject.
+    keys = ("db-password", "jwt-secret", "claude-key", "openai-key", "gemini-key")
+    config["secretValues"] = {"vapora-secrets": dict.fromkeys(keys, "x")}
     return config
 
 
@@ -117,13 +120,21 @@ def test_kubeconfig_context_missing_from_the_file_is_refused(tmp_path: Path) -> 
     )
 
     with pytest.raises(SpecError, match=message):
-        load_project(ROOT, "dev", _dev(kubeconfig))
+        load_project(ROOT, "dev", _dev(kubeconfig), check_context=True)
+
+
+def test_plan_does_not_read_the_machines_kubeconfig(tmp_path: Path) -> None:
+    kubeconfig = _write_kubeconfig(tmp_path / "config", "kind-a")
+
+    project = load_project(ROOT, "dev", _dev(kubeconfig))
+
+    assert project.stack == "dev"
 
 
 def test_kubeconfig_context_present_in_the_file_loads(tmp_path: Path) -> None:
     kubeconfig = _write_kubeconfig(tmp_path / "config", "kind-a", "vapora-dev")
 
-    project = load_project(ROOT, "dev", _dev(kubeconfig), require_kubeconfig=True)
+    project = load_project(ROOT, "dev", _dev(kubeconfig), for_update=True)
 
     assert project.settings.cluster.kubeconfig is not None
 
@@ -138,7 +149,7 @@ def test_missing_kubeconfig_file_is_refused_for_a_real_run(tmp_path: Path) -> No
     message = r"vapora:cluster\.kubeconfig\.path: .* does not exist; point it"
 
     with pytest.raises(SpecError, match=message):
-        load_project(ROOT, "dev", _dev(tmp_path / "absent"), require_kubeconfig=True)
+        load_project(ROOT, "dev", _dev(tmp_path / "absent"), for_update=True)
 
 
 def test_unreadable_kubeconfig_is_refused(tmp_path: Path) -> None:
@@ -146,4 +157,4 @@ def test_unreadable_kubeconfig_is_refused(tmp_path: Path) -> None:
     broken.write_text("contexts: [unclosed\n")
 
     with pytest.raises(SpecError, match=r"cannot be read as YAML"):
-        load_project(ROOT, "dev", _dev(broken))
+        load_project(ROOT, "dev", _dev(broken), check_context=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,7 +181,7 @@ def _build_nothing(context: _Context, stage: Stage) -> None:
 def _build_addons(context: _Context, stage: Stage) -> None:
     """The platform: every add-on the stack enables."""
     from vapora_infra.components.platform.platform import Platform, PlatformArgs
-    from vapora_infra.components.secrets import secret_keys
+    from vapora_infra.spec.secrets import secret_keys
 
     project = context.project
     settings = project.settings
@@ -199,8 +198,8 @@ def _build_addons(context: _Context, stage: Stage) -> None:
                 project.config_file,
                 "vapora:vaultToken",
                 None,
-                "is not set; vault auth token needs it: `pulumi config set "
-                "--secret vaultToken TOKEN`.",
+                "is not set; token auth to the vault needs it: `pulumi config set "
+                "--secret vapora:vaultToken TOKEN`.",
             )
 
     platform = Platform(
@@ -416,11 +415,8 @@ def _app_secrets(
     context: _Context, stage: Stage, policy: StagePolicy
 ) -> pulumi.Resource | None:
     """The Secrets pods read, created by the first stage that deploys pods."""
-    from vapora_infra.components.secrets import (
-        AppSecrets,
-        AppSecretsArgs,
-        secret_keys,
-    )
+    from vapora_infra.components.secrets import AppSecrets, AppSecretsArgs
+    from vapora_infra.spec.secrets import secret_keys
 
     for existing in context.by_stage.values():
         for component in existing:
@@ -437,7 +433,7 @@ def _app_secrets(
         # With the vault source the add-ons stage syncs these same Secrets
         # (secret_keys gives their names and keys) through ExternalSecrets.
         return None
-    values = _secret_values(project, keys)
+    values = _secret_values()
     if values is None:
         # Pods that read a missing Secret never start, and the update would
         # only time out; refusing here names the keys to set instead.
@@ -461,37 +457,17 @@ def _app_secrets(
     return secrets
 
 
-def _secret_values(
-    project: Project, keys: dict[tuple[str, str], list[str]]
-) -> pulumi.Output[Any] | None:
-    """The secret config object, after checking it holds every key pods read."""
+def _secret_values() -> pulumi.Output[Any] | None:
+    """The secret config object; the loader checked it holds every key."""
     from pulumi.runtime import config as runtime_config
 
     raw = runtime_config.get_config("vapora:secretValues")
     if raw is None:
         return None
-    try:
-        shape = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError:
+    if isinstance(raw, str) and not raw.startswith("{"):
         # An offline placeholder stands in for the whole object; the engine
         # always hands over the structured value.
         return pulumi.Output.secret(raw)
-    missing = sorted(
-        f"{name}.{key}"
-        for (_, name), wanted in keys.items()
-        for key in wanted
-        if not isinstance(shape, dict) or key not in (shape.get(name) or {})
-    )
-    if missing:
-        raise SpecError(
-            project.config_file,
-            "vapora:secretValues",
-            missing[0],
-            "is missing; set each with `pulumi config set --secret --path "
-            "'vapora:secretValues.NAME.KEY' VALUE`. Missing: "
-            + ", ".join(missing)
-            + ".",
-        )
     return pulumi.Config("vapora").require_secret_object("secretValues")
 
 

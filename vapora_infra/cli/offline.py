@@ -35,7 +35,7 @@ def validate(ctx: click.Context, stack: str | None) -> None:
     from vapora_infra.spec.stages import plan_stages
 
     name = resolve_stack(stack)
-    project = load_project(project_root(ctx), name)
+    project = load_project(project_root(ctx), name, check_context=True)
     stages = plan_stages(project)
 
     click.echo(

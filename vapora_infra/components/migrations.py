@@ -22,8 +22,9 @@ from vapora_infra.components.base import (
 )
 from vapora_infra.components.flows import MIGRATIONS, Flows
 from vapora_infra.components.network import allow_policies
-from vapora_infra.components.secrets import DB_SECRET, DB_USER
+from vapora_infra.components.secrets import DB_USER
 from vapora_infra.components.workload import container, pod_spec, secret_env
+from vapora_infra.spec.secrets import DB_SECRET
 
 SURREAL_NAMESPACE = "vapora"
 SURREAL_DATABASE = "vapora"

@@ -10,34 +10,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import PART_OF, StagePolicy, metadata
-from vapora_infra.spec.taskserv import SECRET_REF, Taskserv
 
-# SurrealDB's root password: the database reads it at start, the migrations
-# Job to log in. Services that need it list it in their [secrets] as well.
-DB_SECRET = ("vapora-secrets", "db-password")
 DB_USER = "root"
-
-
-def secret_keys(
-    taskservs: Mapping[str, Taskserv], database_namespace: str | None
-) -> dict[tuple[str, str], list[str]]:
-    """Keys per (namespace, Secret name) that the stack's pods read, sorted.
-
-    A namespace's copy of a Secret holds only the keys its own pods reference.
-    The vault source builds its ExternalSecrets from the same mapping, so both
-    sources provide exactly what the pods ask for.
-    """
-    found: dict[tuple[str, str], set[str]] = {}
-    if database_namespace is not None:
-        found.setdefault((database_namespace, DB_SECRET[0]), set()).add(DB_SECRET[1])
-    for taskserv in taskservs.values():
-        namespace = taskserv.deployment.namespace
-        for reference in taskserv.secrets.values():
-            match = SECRET_REF.fullmatch(reference)
-            if match is not None:
-                place = (namespace, match.group("name"))
-                found.setdefault(place, set()).add(match.group("key"))
-    return {place: sorted(keys) for place, keys in sorted(found.items())}
 
 
 @dataclass(frozen=True)

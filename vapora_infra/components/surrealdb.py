@@ -19,7 +19,7 @@ from vapora_infra.components.base import (
 )
 from vapora_infra.components.flows import Flows
 from vapora_infra.components.network import allow_policies
-from vapora_infra.components.secrets import DB_SECRET, DB_USER
+from vapora_infra.components.secrets import DB_USER
 from vapora_infra.components.workload import (
     KEEP_CLAIMS,
     cluster_host,
@@ -34,6 +34,7 @@ from vapora_infra.components.workload import (
     volume_claim,
 )
 from vapora_infra.spec.data import SurrealDB as SurrealDBSpec
+from vapora_infra.spec.secrets import DB_SECRET
 
 NAME = "surrealdb"
 DATA_DIR = "/data"

@@ -16,6 +16,11 @@ from vapora_infra.errors import SpecError
 from vapora_infra.spec.base import spec_error
 from vapora_infra.spec.files import read_toml, read_yaml
 from vapora_infra.spec.kubeconfig import check_kubeconfig
+from vapora_infra.spec.secrets import (
+    check_secret_config,
+    check_vault_token,
+    secret_keys,
+)
 from vapora_infra.spec.stack import StackSettings
 from vapora_infra.spec.taskserv import REF, Taskserv
 from vapora_infra.spec.workflow import Workflow
@@ -137,18 +142,23 @@ def load_project(
     stack: str,
     config: dict[str, Any] | None = None,
     *,
-    require_kubeconfig: bool = False,
+    for_update: bool = False,
+    check_context: bool = False,
 ) -> Project:
     """Read and cross-check everything one stack deploys.
 
-    ``require_kubeconfig`` refuses an existing cluster's kubeconfig file that
-    is missing; without it only a file that exists is checked, so offline
-    commands work on a fresh machine.
+    ``for_update`` is set by the Pulumi program itself: it refuses an
+    existing cluster's kubeconfig file that is missing or lacks the context,
+    and secret config that lacks a value the pods read. ``check_context``
+    checks the context only when the file exists. With neither, the cluster's
+    kubeconfig is not read at all: a plan describes the stack, not the
+    machine it runs on, whose kubeconfig may name other clusters.
     """
     source = f"Pulumi.{stack}.yaml"
     raw = stack_config_from_file(root, stack) if config is None else config
     settings, secrets = _settings(raw, source)
-    check_kubeconfig(settings.cluster, source, require_kubeconfig)
+    if for_update or check_context:
+        check_kubeconfig(settings.cluster, source, for_update)
     taskservs = _load_dir(root / "taskservs", "*.toml", Taskserv, read_toml)
     workflows = _load_dir(root / "workflows", "*.yaml", Workflow, read_yaml)
     _check_taskserv_names(taskservs)
@@ -158,6 +168,7 @@ def load_project(
     }
     project = Project(root, stack, settings, taskservs, workflows, secrets)
     _check_dependencies(project)
+    _check_secrets(project, require=for_update)
     if DEPLOY_WORKFLOW not in workflows:
         raise SpecError(
             "workflows/",
@@ -255,6 +266,23 @@ def _apply_override(
     except ValidationError as error:
         prefix = f"vapora:services.{taskserv.name}"
         raise spec_error(source, error, prefix=prefix) from None
+
+
+def _check_secrets(project: Project, *, require: bool) -> None:
+    # Checked here, before anything is registered: a real update that found a
+    # missing value in a later stage would already have built the earlier ones.
+    settings = project.settings
+    source = project.config_file
+    vault = settings.secrets.vault
+    if settings.secrets.source == "vault":
+        needs_token = vault is not None and vault.auth == "token"
+        check_vault_token(source, needs_token, project.secret_config, require=require)
+        return
+    surrealdb = settings.storage.surrealdb
+    keys = secret_keys(
+        project.enabled_taskservs(), surrealdb.namespace if surrealdb.enabled else None
+    )
+    check_secret_config(source, keys, project.secret_config, require=require)
 
 
 def _check_dependencies(project: Project) -> None:

@@ -44,7 +44,7 @@ MANUAL_MAX_REPLICAS = 50
 class AgentContainer(Schema):
     """The agent image and the resources of each agent pod."""
 
-    image: str = Field(min_length=1)
+    image: str = Field(pattern=r"^\S+$")
     resources: ResourceList = Field(
         description="requests and limits alike: agents get Guaranteed QoS"
     )

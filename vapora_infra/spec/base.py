@@ -69,10 +69,19 @@ def spec_error(source: str, error: ValidationError, prefix: str = "") -> SpecErr
             source,
             field,
             loc[-1],
-            f"is not a known key{hint}; accepted: {', '.join(sorted(allowed))}.",
+            f"is not a known key{hint}; accepted: {', '.join(sorted(allowed))}."
+            if allowed
+            else f"is not a known key{hint}.",
         )
     if kind == "missing":
         return SpecError(source, field, None, "is required but missing.")
+    if kind == "string_pattern_mismatch":
+        pattern = str(first.get("ctx", {}).get("pattern", ""))
+        if pattern == r"^\S+$":
+            return SpecError(source, field, value, "contains white space.")
+        return SpecError(
+            source, field, value, f"does not have the accepted form {pattern}."
+        )
     if kind in _BOUNDS:
         bound = next(iter(first.get("ctx", {}).values()), "")
         return SpecError(source, field, value, f"{_BOUNDS[kind]} {bound}.")
@@ -86,8 +95,18 @@ def spec_error(source: str, error: ValidationError, prefix: str = "") -> SpecErr
             f"is not accepted{hint}; accepted: " + ", ".join(expected) + ".",
         )
     if kind.endswith("_type") and isinstance(value, str) and kind != "string_type":
+        if value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            return SpecError(
+                source, field, value, "is text; write the value without quotes."
+            )
+        return SpecError(source, field, value, "is not a number.")
+    if (
+        kind == "string_type"
+        and isinstance(value, int | float)
+        and not (isinstance(value, bool))
+    ):
         return SpecError(
-            source, field, value, "is text; write the value without quotes."
+            source, field, value, "is read as a number; quote it to keep it as text."
         )
     message = str(first["msg"])
     for lead in ("Value error, ", "Assertion failed, "):

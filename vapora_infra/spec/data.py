@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -21,9 +21,9 @@ class DataService(Schema):
     """One StatefulSet-backed data service."""
 
     enabled: bool = True
-    namespace: DnsLabel = "vapora-system"
+    namespace: Literal["vapora-system"] = "vapora-system"
     replicas: Count
-    image: str = Field(min_length=1)
+    image: str = Field(pattern=r"^\S+$")
     port: Port
     storage: Volume
     resources: Resources
@@ -42,6 +42,21 @@ class SurrealDB(DataService):
             raise ValueError(
                 f"replicas {self.replicas} would run independent databases, since "
                 "SurrealDB's embedded engine does not replicate; accepted: 1"
+            )
+        return self
+
+
+class Redis(DataService):
+    """Redis as a cache with an append-only file."""
+
+    @model_validator(mode="after")
+    def _single_instance(self) -> Self:
+        # Without Sentinel or Redis Cluster, more pods are separate caches
+        # that never see each other's writes.
+        if self.replicas != 1:
+            raise ValueError(
+                f"replicas {self.replicas} would run independent caches, since "
+                "no replication is configured; accepted: 1"
             )
         return self
 
@@ -70,7 +85,7 @@ class DataServices(Schema):
 
     surrealdb: SurrealDB
     nats: Nats
-    redis: DataService
+    redis: Redis
 
     def enabled_names(self) -> set[str]:
         """Names of the data services the stack deploys."""

@@ -43,17 +43,29 @@ def _strip_resolvers(tags: set[str]) -> None:
     }
 
 
-_strip_resolvers({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"})
+# YAML 1.1 also reads 010 as 8, 1_0 as 10 and 2024-01-01 as a date; the 1.2
+# core schema reads them as 10, text and text, which is what users expect.
+_strip_resolvers(
+    {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"}
+)
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", _YAML12_BOOL, list("tTfF")
 )
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    re.compile(
-        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
-    ),
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
     list("-+0123456789"),
 )
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.Node) -> int:
+    text = str(node.value)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _StrictLoader.add_implicit_resolver("!ambiguous", _YAML11_BOOL, list("yYnNoO"))
 _StrictLoader.add_implicit_resolver(
     "!ambiguous", _YAML11_SEXAGESIMAL, list("-+0123456789")
@@ -121,12 +133,15 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def _refuse_ambiguous(data: Any, source: str, path: str) -> None:
     if isinstance(data, _Ambiguous):
+        if _YAML11_SEXAGESIMAL.fullmatch(data.text):
+            hint = "write a duration such as 1h30m, or quote it if it is text"
+        else:
+            hint = f'quote it ("{data.text}") if it is text, or write true/false'
         raise SpecError(
             source,
             path or f"line {data.line}",
             data.text,
-            f"(line {data.line}) is read as a boolean or a number by YAML 1.1; "
-            f'quote it ("{data.text}") or write true/false.',
+            f"(line {data.line}) is read as a boolean or a number by YAML 1.1; {hint}.",
         )
     if isinstance(data, dict):
         for key, value in data.items():

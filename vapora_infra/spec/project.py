@@ -90,7 +90,7 @@ def find_root(start: Path) -> Path:
 def stack_config_from_file(root: Path, stack: str) -> dict[str, Any]:
     """The ``vapora:`` keys of Pulumi.<stack>.yaml, without the namespace."""
     path = root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
+    if not stack or "." in stack or "/" in stack or not path.is_file():
         stacks = sorted(p.name[7:-5] for p in root.glob("Pulumi.*.yaml"))
         stacks = [s for s in stacks if "." not in s]
         raise SpecError(
@@ -205,6 +205,8 @@ def _load_dir(folder: Path, pattern: str, model: type[M], reader: Any) -> dict[s
     for path in sorted(folder.glob(pattern)):
         source = f"{folder.name}/{path.name}"
         data = reader(path, source)
+        if data is None:
+            raise SpecError(source, "", path.name, "is empty; it needs a mapping.")
         if not isinstance(data, dict):
             raise SpecError(source, "", type(data).__name__, "must be a mapping.")
         try:
@@ -328,4 +330,4 @@ def _check_dependencies(project: Project) -> None:
 
 def default_stack() -> str:
     """The stack a command uses when none is named."""
-    return os.environ.get("PULUMI_STACK", "dev")
+    return os.environ.get("PULUMI_STACK") or "dev"

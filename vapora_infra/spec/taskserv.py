@@ -13,6 +13,7 @@ from vapora_infra.spec.units import DnsLabel, check_label
 SECRET_REF = re.compile(r"^secret:(?P<name>[^:]*):(?P<key>[^:]*)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 # Environment values of the form ref:<service>.<output> are wired from the
 # named service's Pulumi outputs instead of being written as text.
@@ -78,9 +79,11 @@ class Build(Schema):
 class DeploymentSettings(Schema):
     """Namespace, replicas and image of the service's Deployment."""
 
-    namespace: DnsLabel
+    namespace: Literal["vapora-system", "vapora-agents"] = Field(
+        description="one of the namespaces the program creates"
+    )
     replicas: Count
-    image: str = Field(min_length=1, description="${version} is replaced")
+    image: str = Field(pattern=r"^\S+$", description="${version} is replaced")
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
@@ -186,10 +189,21 @@ class Taskserv(Schema):
                 raise ValueError(
                     "scaling.target_cpu_percent needs resources.requests.cpu"
                 )
+        unknown = set(_PLACEHOLDER.findall(self.deployment.image)) - {"version"}
+        if unknown:
+            raise ValueError(
+                f"deployment.image {self.deployment.image!r} uses "
+                f"${{{sorted(unknown)[0]}}}; the only placeholder is ${{version}}"
+            )
         both = set(self.environment) & set(self.secrets)
         if both:
             raise ValueError(f"{sorted(both)} set in both environment and secrets")
         for variable, value in self.environment.items():
+            if value.startswith("secret:"):
+                raise ValueError(
+                    f"environment.{variable} is a secret reference; move it to "
+                    "[secrets], which turns it into a secretKeyRef"
+                )
             ref = REF.fullmatch(value)
             if value.startswith("ref:") and ref is None:
                 raise ValueError(

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from tests.workloads import record_stack
 from vapora_infra.cli import main
+from vapora_infra.errors import VaporaError
 from vapora_infra.offline.graph import deploy_graph, to_dot, to_mermaid, write_graph
 from vapora_infra.offline.plan import counts_by_type, short_urn, stages, to_json
 from vapora_infra.offline.recorder import MASK, Recording
@@ -128,11 +129,11 @@ def test_render_writes_one_appliable_file_per_object(
     written = render(dev, tmp_path)
     objects = kubernetes_objects(dev)
 
-    assert len([p for p in written if p.name != "charts.yaml"]) == len(objects)
+    assert len([p for p in written if p.suffix == ".yaml"]) == len(objects)
     for path in written:
-        document = yaml.safe_load(path.read_text())
-        if path.name == "charts.yaml":
+        if path.suffix != ".yaml":
             continue
+        document = yaml.safe_load(path.read_text())
         assert {"apiVersion", "kind", "metadata"} <= set(document), path.name
 
 
@@ -140,8 +141,10 @@ def test_rendered_secrets_keep_keys_and_mask_values(
     dev: Recording, tmp_path: Path
 ) -> None:
     render(dev, tmp_path)
-    documents = [yaml.safe_load(p.read_text()) for p in tmp_path.glob("*.yaml")]
-    secrets = [d for d in documents if d.get("kind") == "Secret"]
+    top = [yaml.safe_load(p.read_text()) for p in tmp_path.glob("*.yaml")]
+    secrets = [yaml.safe_load(p.read_text()) for p in tmp_path.glob("secrets/*.yaml")]
+
+    assert not [d for d in top if d.get("kind") == "Secret"], "Secrets in apply dir"
 
     assert secrets, "no Secret rendered"
     for secret in secrets:
@@ -206,3 +209,50 @@ def test_destroy_keeps_the_data_namespace_and_nothing_else_of_namespaces(
     assert retained == {"vapora-system"}
     assert statefulsets and all(r.retain_on_delete for r in statefulsets)
     assert not any(r.protect for r in statefulsets), "dev protects nothing"
+
+
+def test_render_replaces_its_own_files_and_refuses_foreign_ones(
+    dev: Recording, tmp_path: Path
+) -> None:
+    render(dev, tmp_path)
+    stale = tmp_path / "999-stale-object.yaml"
+    stale.write_text("kind: ConfigMap\n")
+    render(dev, tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+
+    assert not stale.exists()
+    with pytest.raises(VaporaError, match=r"holds notes.txt, which render did not"):
+        render(dev, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["deploy.png", "deploy.svg", "nodir/deploy.mmd"])
+def test_a_graph_file_that_cannot_be_written_is_a_usage_error(
+    root: Path, tmp_path: Path, name: str
+) -> None:
+    target = tmp_path / name
+
+    result = CliRunner().invoke(
+        main, ["-C", str(root), "plan", "-s", "dev", "--graph", str(target)]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--graph'" in result.output
+    assert "Plan for stack" not in result.output
+
+
+def test_plan_refuses_the_export_of_another_stack(
+    dev: Recording, root: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    _export(dev, export, redis_size="1Gi")
+    export.write_text(
+        export.read_text().replace("urn:pulumi:dev::", "urn:pulumi:prod::")
+    )
+
+    result = CliRunner().invoke(
+        main, ["-C", str(root), "plan", "-s", "dev", "--state", str(export)]
+    )
+
+    assert result.exit_code == 1
+    assert "is an export of stack prod, not dev" in result.output
+    assert "Plan for stack" not in result.output

@@ -129,7 +129,7 @@ def test_cli_shows_no_secret_from_plain_stack_config(
         result = runner.invoke(main, ["-C", str(root), *args, "-s", stack])
         assert result.exit_code == 0, result.output
         assert_clean(result.output, f"vapora-infra {' '.join(args)}")
-    for path in out.iterdir():
+    for path in (p for p in out.rglob("*") if p.is_file()):
         assert_clean(path.read_text(encoding="utf-8"), f"render {path.name}")
 
 

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 def load_objects(directory: Path) -> dict[Path, dict[str, Any]]:
     """Every object file render wrote, one object per file."""
     found: dict[Path, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    # Secrets sit in a subdirectory so that `kubectl apply -f DIR` skips them.
+    for path in sorted(directory.rglob("*.yaml")):
         if path.name in NOT_OBJECTS:
             continue
         documents = [d for d in yaml.safe_load_all(path.read_text()) if d]

@@ -47,13 +47,20 @@ def validate(ctx: click.Context, stack: str | None) -> None:
 
 @click.command()
 @stack_option
-@click.option("--json", "as_json", is_flag=True, help="One object per resource.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON: the stages, counts and one object per resource.",
+)
 @click.option(
     "--graph",
     "graph_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the deploy graph: .mmd/.md (Mermaid) or .dot (Graphviz).",
+    callback=lambda _ctx, _param, value: _graph_path(value),
+    help="Write the deploy graph: .mmd or .md (Mermaid), .dot or .gv "
+    "(Graphviz); an .svg beside it when Graphviz's dot is installed.",
 )
 @click.option(
     "--state",
@@ -74,6 +81,8 @@ def plan(
     """Show what `pulumi up` would create, stage by stage, without an engine."""
     previous = _read_export(state_file) if state_file is not None else None
     project, recording = _record(ctx, stack)
+    if previous is not None and state_file is not None:
+        _refuse_immutable_changes(recording, previous, state_file)
 
     if as_json:
         from vapora_infra.offline.plan import to_json
@@ -87,8 +96,6 @@ def plan(
 
         for path in write_graph(deploy_graph(recording), graph_file):
             click.echo(f"wrote {path}", err=as_json)
-    if previous is not None and state_file is not None:
-        _refuse_immutable_changes(recording, previous, state_file)
 
 
 @click.command()
@@ -102,9 +109,11 @@ def plan(
 @click.pass_context
 def render(ctx: click.Context, stack: str | None, out: Path) -> None:
     """Write every Kubernetes object as kubectl-appliable YAML."""
-    from vapora_infra.offline.render import charts
+    from vapora_infra.offline.render import charts, prepare
     from vapora_infra.offline.render import render as write
 
+    # A directory that cannot take the files is refused before the program runs.
+    prepare(out)
     _, recording = _record(ctx, stack)
     written = write(recording, out)
 
@@ -112,6 +121,24 @@ def render(ctx: click.Context, stack: str | None, out: Path) -> None:
     click.echo(f"wrote {len(written)} files to {out}")
     for chart in listed:
         click.echo(f"  chart {chart['chart']} {chart['version']} ({chart['name']})")
+
+
+GRAPH_SUFFIXES = (".mmd", ".md", ".dot", ".gv")
+
+
+def _graph_path(path: Path | None) -> Path | None:
+    """The --graph file, checked before any work is done."""
+    if path is None:
+        return None
+    if path.suffix not in GRAPH_SUFFIXES:
+        raise click.BadParameter(
+            f"{str(path)!r} has no graph suffix; accepted: "
+            + ", ".join(GRAPH_SUFFIXES)
+            + "."
+        )
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"{str(path.parent)!r} is not a directory.")
+    return path
 
 
 def _read_export(path: Path) -> dict[str, dict[str, Any]]:
@@ -125,7 +152,7 @@ def _read_export(path: Path) -> dict[str, dict[str, Any]]:
             "deployment.resources)."
         ) from None
     return {
-        str(r.get("urn", "")).rsplit("::", 1)[-1]: r
+        str(r.get("urn", "")): r
         for r in resources
         if isinstance(r, dict) and r.get("type") == STATEFULSET
     }
@@ -136,9 +163,17 @@ def _refuse_immutable_changes(
 ) -> None:
     from vapora_infra.offline.immutable import immutable_changes
 
+    stacks = {urn.split("::")[0].removeprefix("urn:pulumi:") for urn in previous}
+    stacks.discard("")
+    by_name = {urn.rsplit("::", 1)[-1]: state for urn, state in previous.items()}
+    if stacks and stacks != {recording.stack}:
+        raise VaporaError(
+            f"{state_file}: is an export of stack {', '.join(sorted(stacks))}, "
+            f"not {recording.stack}; export the stack you plan."
+        )
     found = []
     for registration in recording.by_type(STATEFULSET):
-        before = previous.get(registration.name)
+        before = by_name.get(registration.name)
         if before is not None:
             for change in immutable_changes(before, registration.inputs):
                 found.append(f"{registration.name}: {change}")
@@ -169,7 +204,8 @@ def _print_plan(project: Project, recording: Recording) -> None:
 
     from vapora_infra.offline.plan import counts_by_type, stages
 
-    console = Console()
+    # A pipe gets full names, not names cut to 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(
         f"[bold]Plan for stack {project.stack}[/bold] "
         f"(engine-free: Pulumi's mock engine, nothing deployed)"

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from vapora_infra.errors import VaporaError
 from vapora_infra.offline.recorder import MASK, Recording, Registration
 
 _CHART_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
@@ -109,24 +110,70 @@ def charts(recording: Recording) -> list[dict[str, Any]]:
     return found
 
 
+CHARTS_FILE = "helm-charts.txt"
+SECRETS_DIR = "secrets"
+_RENDERED = re.compile(r"^\d{3}-[a-z0-9.-]+\.yaml$")
+
+
+def prepare(out: Path) -> None:
+    """Make ``out`` ready for a render, or refuse it before any work is done.
+
+    Files an earlier render wrote are removed, so a directory never mixes two
+    stacks; a directory holding anything else is refused rather than emptied.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path in out.iterdir():
+            if path.is_dir() and path.name == SECRETS_DIR:
+                prepare(path)
+                continue
+            if not (
+                path.is_file()
+                and (_RENDERED.match(path.name) or path.name == CHARTS_FILE)
+            ):
+                raise VaporaError(
+                    f"{out}: holds {path.name}, which render did not write; "
+                    "choose an empty directory."
+                )
+        for path in out.iterdir():
+            if path.is_file():
+                path.unlink()
+    except OSError as error:
+        raise VaporaError(f"{out}: cannot be written: {error.strerror}.") from None
+
+
 def render(recording: Recording, out: Path) -> list[Path]:
-    """Write one YAML file per object and a charts.yaml; return the paths."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write one YAML file per object; return the paths.
+
+    ``kubectl apply -f OUT`` applies everything but the Secrets: their values
+    exist only inside the engine, so they go to ``OUT/secrets`` with masked
+    values, for review, where a plain apply of the directory does not reach.
+    The Helm charts, which are not Kubernetes objects, are listed in
+    ``OUT/helm-charts.txt``.
+    """
+    prepare(out)
     written: list[Path] = []
     for index, obj in enumerate(kubernetes_objects(recording), start=1):
         meta = obj.get("metadata", {})
         parts = [meta.get("namespace", "cluster"), obj["kind"], meta.get("name", "")]
         stem = _UNSAFE.sub("-", "_".join(parts).lower()).strip("-")
-        path = out / f"{index:03d}-{stem}.yaml"
+        folder = out
         header = ""
         if obj["kind"] == "Secret":
+            folder = out / SECRETS_DIR
+            folder.mkdir(exist_ok=True)
             header = f"# Secret values are shown as {MASK}; the engine fills them.\n"
+        path = folder / f"{index:03d}-{stem}.yaml"
         path.write_text(header + _dump(obj), encoding="utf-8")
         written.append(path)
     listed = charts(recording)
     if listed:
-        path = out / "charts.yaml"
-        path.write_text(_dump({"charts": listed}), encoding="utf-8")
+        path = out / CHARTS_FILE
+        path.write_text(
+            "# Helm charts the stack installs (YAML; not Kubernetes objects).\n"
+            + _dump({"charts": listed}),
+            encoding="utf-8",
+        )
         written.append(path)
     return written
 

@@ -8,6 +8,7 @@ tool cache and cluster the same way e2e/cluster.sh does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -109,6 +110,9 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group, so the plugins it starts can be ended
+            # with it when it is cut off.
+            start_new_session=True,
         )
 
     def cli(self, *args: str, check: bool = True) -> Completed:
@@ -244,6 +248,9 @@ def interrupt(process: subprocess.Popen[str], times: int) -> str:
         process.send_signal(signal.SIGINT)
         time.sleep(0.2)
     output, _ = process.communicate(timeout=COMMAND_TIMEOUT)
+    # A hard stop can leave the language host or provider behind.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
     return output
 
 

@@ -144,9 +144,12 @@ def test_interrupted_update_converges(project: Project, tmp_path: Path) -> None:
 
     step = f"recovery: refresh + up ({len(pending)} pending operations)"
     with Stopwatch(project.timings, step):
-        # The file backend has no `pulumi cancel`; a refresh reads back what
-        # the interrupted operations did and drops creates that never
-        # finished, so the next update starts from the cluster's truth.
+        # The second SIGINT ends the CLI without releasing the stack's lock
+        # when an operation was in flight. The CLI is gone, so the lock is
+        # stale: `pulumi cancel` deletes a file backend's lock files. A
+        # refresh then reads back what the cut-off operations did and drops
+        # creates that never finished, so `up` starts from the cluster's truth.
+        project.pulumi("cancel", "--yes")
         project.pulumi("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
         project.up(tmp_path / "converge.events")
     assert not project.export()["deployment"].get("pending_operations"), pending

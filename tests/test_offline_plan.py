@@ -256,3 +256,12 @@ def test_plan_refuses_the_export_of_another_stack(
     assert result.exit_code == 1
     assert "is an export of stack prod, not dev" in result.output
     assert "Plan for stack" not in result.output
+
+
+def test_top_level_urns_match_the_engines(dev: Recording) -> None:
+    cluster = dev.named("cluster")
+
+    assert cluster.urn == (
+        "urn:pulumi:dev::vapora-infra::vapora:cluster:ExistingCluster::cluster"
+    )
+    assert all("pulumi:pulumi:Stack$" not in r.urn for r in dev.resources)

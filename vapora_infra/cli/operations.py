@@ -57,7 +57,7 @@ def scale(
     yes: bool,
 ) -> None:
     """Set an agent pool's replicas (its autoscaler floor) and update that pool."""
-    from vapora_infra.ops.engine import Engine
+    from vapora_infra.ops.engine import Engine, require_pulumi_cli
     from vapora_infra.ops.scaling import (
         apply_scale,
         check_scale,
@@ -69,15 +69,19 @@ def scale(
     project = load_project(root, resolve_stack(stack))
     request = check_scale(project, role, replicas)
     if not request.changes:
-        click.echo(f"{role} on {project.stack} already has {replicas} replicas.")
+        click.echo(f"{role} on {project.stack} already has {_replicas(replicas)}.")
         return
-    refuse_if_deployments_managed(root, request)
+    # A preview writes the stack file only for its own run and puts it back,
+    # so it is safe on a stack that Pulumi Deployments updates.
+    if not preview:
+        refuse_if_deployments_managed(root, request)
+    require_pulumi_cli()
 
     verb = "Preview scaling" if preview else "Scale"
     if not (yes or preview):
         click.confirm(
             f"{verb} {role} on stack {project.stack} from {request.current} to "
-            f"{replicas} replicas?",
+            f"{_replicas(replicas)}?",
             abort=True,
         )
     result = apply_scale(
@@ -91,8 +95,27 @@ def scale(
     )
 
 
+def _replicas(count: int) -> str:
+    return f"{count} replica" if count == 1 else f"{count} replicas"
+
+
 def _stream(line: str) -> None:
     click.echo(line.rstrip("\n"), err=True)
+
+
+def cluster_options(func: Any) -> Any:
+    """--kubeconfig and --context, which take priority over the stack's cluster."""
+    func = click.option(
+        "--context",
+        "kube_context",
+        default=None,
+        help="Kubeconfig context (default: the stack's, else the file's current).",
+    )(func)
+    return click.option(
+        "--kubeconfig",
+        default=None,
+        help="Kubeconfig file (default: the stack's, else ~/.kube/config).",
+    )(func)
 
 
 @click.command()
@@ -110,6 +133,7 @@ def _stream(line: str) -> None:
     "--nats-url",
     envvar="NATS_URL",
     default=None,
+    callback=lambda _ctx, _param, value: _nats_url(value),
     help="NATS server for queue depth (env NATS_URL; default nats://127.0.0.1:4222).",
 )
 @click.option(
@@ -163,11 +187,33 @@ def autoscale(
         for decision in decisions:
             failed = failed or decision.error is not None
         _log_decisions(decisions, as_json)
+        for decision in decisions:
+            if decision.error is not None:
+                click.echo(f"error: {decision.role}: {decision.error}", err=True)
         if once:
             break
         time.sleep(seconds)
     if failed:
         ctx.exit(1)
+
+
+def _nats_url(value: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("nats", "tls") or not parts.hostname:
+        raise click.BadParameter(
+            f"{value!r} is not a NATS URL such as nats://127.0.0.1:4222 or "
+            "tls://nats.example.com:4222.",
+            param_hint="--nats-url",
+        )
+    return value
 
 
 def _interval_seconds(ctx: click.Context, interval: str, once: bool) -> int:
@@ -220,7 +266,8 @@ def _log_decisions(decisions: list[Decision], as_json: bool) -> None:
         table.add_column(column, justify="right" if column != "role" else "left")
     for decision in decisions:
         if decision.error is not None:
-            result = f"[red]{decision.error}[/red]"
+            # The error itself goes to stderr as one line, unwrapped.
+            result = "[red]failed[/red]"
         elif decision.applied:
             result = "scaled"
         else:
@@ -263,8 +310,8 @@ def run_workflow(
 ) -> None:
     """Run a workflow's steps in depends_on order, then its notices."""
     from vapora_infra.ops.notify import post_slack
-    from vapora_infra.ops.runner import Runner
-    from vapora_infra.ops.tasks import Tasks, webhook_from_config
+    from vapora_infra.ops.runner import Runner, unused_variables
+    from vapora_infra.ops.tasks import TASK_VARIABLES, Tasks, webhook_from_config
     from vapora_infra.spec.files import read_yaml
     from vapora_infra.spec.project import load_project
     from vapora_infra.spec.workflow import Workflow
@@ -273,6 +320,13 @@ def run_workflow(
     root = project_root(ctx)
     project = load_project(root, resolve_stack(stack))
     flow = _load_workflow(file, read_yaml, Workflow)
+    unused = unused_variables(flow, values, TASK_VARIABLES)
+    if unused:
+        raise click.BadParameter(
+            f"{', '.join(unused)} not used by workflow {flow.metadata.name}; "
+            "remove or correct the name.",
+            param_hint="--var",
+        )
     values.setdefault("STACK", project.stack)
     tasks = Tasks(
         root,
@@ -310,8 +364,7 @@ def run_workflow(
 
 @click.command()
 @stack_option
-@click.option("--kubeconfig", default=None, help="Kubeconfig file to use instead.")
-@click.option("--context", "kube_context", default=None, help="Kubeconfig context.")
+@cluster_options
 @click.pass_context
 def health(
     ctx: click.Context,
@@ -320,11 +373,9 @@ def health(
     kube_context: str | None,
 ) -> None:
     """Ready/desired replicas, restarts and scalers of every VAPORA workload."""
-    from vapora_infra.ops.health import api_client, workload_health
-    from vapora_infra.spec.project import load_project
+    from vapora_infra.ops.health import workload_health
 
-    project = load_project(project_root(ctx), resolve_stack(stack))
-    client = api_client(project.settings.cluster, kubeconfig, kube_context)
+    _, client = _cluster_client(ctx, stack, kubeconfig, kube_context)
     rows = workload_health(client)
 
     _print_health(rows)
@@ -433,53 +484,83 @@ def status(ctx: click.Context, stack: str | None) -> None:
 @click.command()
 @click.argument("service")
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines.")
-@click.option("--tail", default=100, show_default=True, help="Lines per pod.")
+@click.option(
+    "--tail",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Lines per pod.",
+)
 @stack_option
+@cluster_options
 @click.pass_context
 def logs(
-    ctx: click.Context, service: str, follow: bool, tail: int, stack: str | None
+    ctx: click.Context,
+    service: str,
+    follow: bool,
+    tail: int,
+    stack: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
 ) -> None:
-    """Logs of SERVICE's pods (label app.kubernetes.io/name=SERVICE)."""
+    """Logs of SERVICE's pods: a service, or an agent pool's role."""
     from kubernetes import client as k8s
 
-    from vapora_infra.ops.health import NAMESPACES, api_client
-    from vapora_infra.spec.project import load_project
+    from vapora_infra.ops.health import NAMESPACES, api_errors
 
-    project = load_project(project_root(ctx), resolve_stack(stack))
-    core: Any = k8s.CoreV1Api(api_client(project.settings.cluster))
-    selector = f"app.kubernetes.io/name={service}"
-    pods = [
-        pod
-        for namespace in NAMESPACES
-        for pod in core.list_namespaced_pod(namespace, label_selector=selector).items
-    ]
+    project = _cluster_project(ctx, stack, kubeconfig, kube_context)
+    app = _log_target(project, service)
+    _, client = _cluster_client(ctx, stack, kubeconfig, kube_context, project)
+    core: Any = k8s.CoreV1Api(client)
+    selector = f"app.kubernetes.io/name={app}"
+    with api_errors(client):
+        pods = [
+            pod
+            for namespace in NAMESPACES
+            for pod in core.list_namespaced_pod(
+                namespace, label_selector=selector
+            ).items
+        ]
     if not pods:
         raise VaporaError(f"no pod has label {selector} in {', '.join(NAMESPACES)}.")
     if follow and len(pods) > 1:
         click.echo(f"following {pods[0].metadata.name} of {len(pods)} pods", err=True)
         pods = pods[:1]
 
-    for pod in pods:
-        meta = pod.metadata
-        answer = core.read_namespaced_pod_log(
-            meta.name,
-            meta.namespace,
-            tail_lines=tail,
-            follow=follow,
-            _preload_content=False,
-        )
-        for line in answer.stream():
-            for text in line.decode(errors="replace").splitlines():
-                click.echo(f"{meta.name} {text}")
+    with api_errors(client):
+        for pod in pods:
+            meta = pod.metadata
+            answer = core.read_namespaced_pod_log(
+                meta.name,
+                meta.namespace,
+                tail_lines=tail,
+                follow=follow,
+                _preload_content=False,
+            )
+            for line in answer.stream():
+                for text in line.decode(errors="replace").splitlines():
+                    click.echo(f"{meta.name} {text}")
 
 
 @click.command()
 @click.option("--port-forward", is_flag=True, help="Forward Grafana to localhost:3000.")
-@click.option("--port", default=3000, show_default=True, help="Local port.")
+@click.option(
+    "--port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Local port.",
+)
 @stack_option
+@cluster_options
 @click.pass_context
 def dashboard(
-    ctx: click.Context, port_forward: bool, port: int, stack: str | None
+    ctx: click.Context,
+    port_forward: bool,
+    port: int,
+    stack: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
 ) -> None:
     """Find the Grafana service; print how to reach it, or forward it."""
     import shutil
@@ -487,14 +568,14 @@ def dashboard(
 
     from kubernetes import client as k8s
 
-    from vapora_infra.ops.health import api_client
-    from vapora_infra.spec.project import load_project
+    from vapora_infra.ops.health import api_errors
 
-    project = load_project(project_root(ctx), resolve_stack(stack))
-    core: Any = k8s.CoreV1Api(api_client(project.settings.cluster))
-    found = core.list_service_for_all_namespaces(
-        label_selector="app.kubernetes.io/name=grafana"
-    ).items
+    project, client = _cluster_client(ctx, stack, kubeconfig, kube_context)
+    core: Any = k8s.CoreV1Api(client)
+    with api_errors(client):
+        found = core.list_service_for_all_namespaces(
+            label_selector="app.kubernetes.io/name=grafana"
+        ).items
     if not found:
         raise VaporaError(
             "no Service labelled app.kubernetes.io/name=grafana; is the grafana "
@@ -523,15 +604,92 @@ def dashboard(
     if shutil.which("kubectl") is None:
         raise VaporaError("kubectl is not on PATH; run the command above elsewhere.")
     click.echo(f"forwarding to http://localhost:{port} (Ctrl-C stops)")
-    context = project.settings.cluster.kubeconfig
-    if context is not None:
-        command[1:1] = [
-            "--kubeconfig",
-            os.path.expanduser(context.path),
-            "--context",
-            context.context,
-        ]
+    settings = project.settings.cluster.kubeconfig
+    path = kubeconfig or (settings.path if settings else None)
+    chosen = kube_context or (settings.context if settings else None)
+    if path is None and chosen is None:
+        # kubectl cannot read the stack's kubeconfig output from here.
+        raise VaporaError(
+            f"stack {project.stack} runs on aws-eks; pass --context or "
+            "--kubeconfig to forward Grafana with kubectl."
+        )
+    if path is not None:
+        command[1:1] = ["--kubeconfig", os.path.expanduser(path)]
+    if chosen is not None:
+        command[1:1] = ["--context", chosen]
     subprocess.run(command, check=False)
+
+
+def _cluster_project(
+    ctx: click.Context,
+    stack: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+) -> Project:
+    from vapora_infra.spec.project import load_project, stack_config_from_file
+
+    root = project_root(ctx)
+    name = resolve_stack(stack)
+    if kubeconfig is None and kube_context is None:
+        return load_project(root, name)
+    raw = stack_config_from_file(root, name)
+    cluster = raw.get("cluster")
+    stacked = cluster.get("kubeconfig") if isinstance(cluster, dict) else None
+    if isinstance(cluster, dict) and isinstance(stacked, dict):
+        # The options replace the stack's kubeconfig, so the load checks the
+        # file and context that are used rather than the ones set aside.
+        chosen = {**stacked}
+        if kubeconfig is not None:
+            chosen["path"] = kubeconfig
+        if kube_context is not None:
+            chosen["context"] = kube_context
+        raw = {**raw, "cluster": {**cluster, "kubeconfig": chosen}}
+    return load_project(root, name, raw)
+
+
+def _cluster_client(
+    ctx: click.Context,
+    stack: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    project: Project | None = None,
+) -> tuple[Project, Any]:
+    from vapora_infra.ops.engine import Engine
+    from vapora_infra.ops.health import api_client
+
+    if project is None:
+        project = _cluster_project(ctx, stack, kubeconfig, kube_context)
+    loaded = project
+
+    def stack_kubeconfig() -> Any:
+        return Engine(loaded.root, loaded.stack).output("kubeconfig")
+
+    client = api_client(
+        project.settings.cluster, kubeconfig, kube_context, stack_kubeconfig
+    )
+    return project, client
+
+
+def _log_target(project: Project, service: str) -> str:
+    from vapora_infra.components.agent_pool import deployment_name
+    from vapora_infra.errors import SpecError
+    from vapora_infra.spec.project import NAMESPACE
+
+    services = sorted(project.enabled_taskservs())
+    roles = sorted(
+        role for role, pool in project.settings.agents.items() if pool.enabled
+    )
+    if service in services:
+        return service
+    if service in roles:
+        return deployment_name(service)
+    raise SpecError(
+        project.config_file,
+        f"{NAMESPACE}:services",
+        service,
+        f"is neither a service nor an agent pool of stack {project.stack}; "
+        f"services: {', '.join(services)}; pools: {', '.join(roles) or '(none)'}.",
+    )
 
 
 def _upgrade(
@@ -543,7 +701,7 @@ def _upgrade(
     yes: bool,
     verb: str,
 ) -> None:
-    from vapora_infra.ops.engine import Engine
+    from vapora_infra.ops.engine import Engine, require_pulumi_cli
     from vapora_infra.ops.upgrade import (
         check_upgrade,
         refuse_upgrade_if_deployments_managed,
@@ -553,7 +711,11 @@ def _upgrade(
     )
 
     request = check_upgrade(project, service, version)
+    if version == request.default_version:
+        click.echo(f"{service} on {project.stack} is already at {version}.")
+        return
     refuse_upgrade_if_deployments_managed(root, request)
+    require_pulumi_cli()
     if not yes:
         click.confirm(
             f"{verb} {service} on stack {project.stack} to {version}?", abort=True

@@ -31,23 +31,32 @@ class UpdateResult:
         return ", ".join(shown) or "no changes"
 
 
+def require_pulumi_cli() -> None:
+    """Refuse early, before any question is asked, when the CLI is missing."""
+    if shutil.which("pulumi") is None:
+        raise EngineError(
+            "the pulumi CLI is not on PATH; install it "
+            "(https://www.pulumi.com/docs/install/) and log in to the backend."
+        )
+
+
 class Engine:
-    """One stack of the project, opened with ``create_or_select_stack``."""
+    """One existing stack of the project; operations never create a stack."""
 
     def __init__(self, root: Path, stack: str) -> None:
-        if shutil.which("pulumi") is None:
-            raise EngineError(
-                "the pulumi CLI is not on PATH; install it "
-                "(https://www.pulumi.com/docs/install/) and log in to the backend."
-            )
+        require_pulumi_cli()
         from pulumi import automation as auto
 
         self.root = root
         self.name = stack
         with _engine_errors("opening the stack"):
-            self.stack = auto.create_or_select_stack(
-                stack_name=stack, work_dir=str(root)
-            )
+            try:
+                self.stack = auto.select_stack(stack_name=stack, work_dir=str(root))
+            except auto.StackNotFoundError:
+                raise EngineError(
+                    f"stack {stack} does not exist in the backend; run pulumi "
+                    f"stack init {stack} first."
+                ) from None
 
     def get_config(self, key: str, *, path: bool = False) -> str | None:
         """A config value as text, or None when the key is not set."""
@@ -124,6 +133,13 @@ class Engine:
             key: "[secret]" if item.secret else item.value
             for key, item in found.items()
         }
+
+    def output(self, key: str) -> Any:
+        """One stack output's plain value, secret or not; None when absent."""
+        with _engine_errors(f"reading the {key} output"):
+            found = self.stack.outputs()
+        item = found.get(key)
+        return item.value if item is not None else None
 
     def history(self) -> list[dict[str, Any]]:
         """Past updates, newest first: kind, result, version and plain config."""

@@ -48,6 +48,7 @@ async def _nats_depths(
         # nats-py logs every connection error itself; one QueueError is enough.
         return None
 
+    await _probe(url, timeout)
     try:
         # nats-py may keep retrying a refused first connection on its own, so
         # the whole attempt is bounded here as well.
@@ -83,6 +84,25 @@ async def _nats_depths(
     finally:
         await client.close()
     return depths
+
+
+async def _probe(url: str, timeout: float) -> None:
+    # nats-py retries a refused first connection until its caller gives up,
+    # so a plain TCP connect tells a refused or unknown server at once.
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except ConnectionRefusedError:
+        raise QueueError(f"cannot reach NATS at {url}: connection refused.") from None
+    except TimeoutError:
+        raise QueueError(f"cannot reach NATS at {url}: timed out.") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise QueueError(f"cannot reach NATS at {url}: {reason}.") from None
+    writer.close()
 
 
 @dataclass(frozen=True)

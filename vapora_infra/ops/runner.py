@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from vapora_infra.spec.workflow import Step, Workflow, placeholders
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Variables the runner fills in itself when they are used.
 LAZY_VARIABLES = ("SLACK_WEBHOOK",)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 Undo = Callable[[], str]
 
@@ -57,6 +58,26 @@ class WorkflowResult:
     def succeeded(self) -> bool:
         """No step failed (a ``continue`` failure still counts as failed)."""
         return all(step.status in ("ok", "skipped") for step in self.steps)
+
+
+def unused_variables(
+    workflow: Workflow,
+    variables: Mapping[str, str],
+    task_variables: Mapping[str, Sequence[str]],
+) -> list[str]:
+    """The given variables the workflow never reads, sorted.
+
+    A variable is read as ``${NAME}`` in any step or notice parameter, as a
+    bare name in a ``when`` or in a parameter's text, such as a condition, or
+    by a step's task itself, as ``task_variables`` lists.
+    """
+    spec = workflow.spec
+    texts = [step.when or "" for step in spec.steps]
+    texts += [" ".join(task_variables.get(step.task, ())) for step in spec.steps]
+    texts += _texts([step.params for step in spec.steps])
+    texts += _texts([notice.params for notice in spec.on_completion])
+    words = {word for text in texts for word in _WORD.findall(text)}
+    return sorted(name for name in variables if name not in words)
 
 
 @dataclass
@@ -231,3 +252,13 @@ def _typed(variables: Mapping[str, str]) -> dict[str, Value]:
         key: int(value) if re.fullmatch(r"-?\d{1,9}", value) else value
         for key, value in variables.items()
     }
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return []

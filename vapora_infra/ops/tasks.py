@@ -40,6 +40,14 @@ SURREAL_POD = "surrealdb-0"
 SYSTEM_NAMESPACE = "vapora-system"
 
 
+# Variables a task reads by name, beyond the ${NAME} in its parameters.
+TASK_VARIABLES: dict[str, tuple[str, ...]] = {
+    "provisioning.query": ("AGENT_ROLE",),
+    "provisioning.evaluate": ("AGENT_ROLE",),
+    "provisioning.backup": ("BACKUP",),
+}
+
+
 @dataclass
 class Tasks:
     """Handlers for every task in TASKS, sharing one engine and one update."""

@@ -32,6 +32,7 @@ from vapora_infra.components.workload import (
     port,
     service_port,
     service_port_number,
+    stateful_services,
     volume_claim,
 )
 from vapora_infra.spec.data import Nats as NatsSpec
@@ -129,33 +130,19 @@ class Nats(pulumi.ComponentResource):
             opts=args.stage.options(self),
         )
 
-        # Peers find each other through the per-pod DNS names of this Service,
-        # before they are ready: a cluster needs its routes to become ready.
-        headless = k8s.core.v1.Service(
-            f"{name}-headless",
-            metadata=metadata(headless_name, namespace, object_labels),
-            spec={
-                "clusterIP": "None",
-                "publishNotReadyAddresses": True,
-                "selector": selector(NAME),
-                "ports": [
-                    service_port("client", spec.port),
-                    service_port("cluster", spec.cluster_port),
-                    service_port("monitor", spec.monitor_port),
-                ],
-            },
-            opts=args.stage.options(self),
-        )
-
-        service = k8s.core.v1.Service(
-            f"{name}-client",
-            metadata=metadata(NAME, namespace, object_labels),
-            spec={
-                "type": "ClusterIP",
-                "selector": selector(NAME),
-                "ports": client_ports,
-            },
-            opts=args.stage.options(self),
+        headless, service = stateful_services(
+            self,
+            name,
+            NAME,
+            namespace,
+            object_labels,
+            peer_ports=[
+                service_port("client", spec.port),
+                service_port("cluster", spec.cluster_port),
+                service_port("monitor", spec.monitor_port),
+            ],
+            client_ports=client_ports,
+            stage=args.stage,
         )
 
         server_ports = [

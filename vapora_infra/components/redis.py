@@ -28,6 +28,7 @@ from vapora_infra.components.workload import (
     port,
     service_port,
     service_port_number,
+    stateful_services,
     volume_claim,
 )
 from vapora_infra.spec.data import DataService
@@ -68,27 +69,15 @@ class Redis(pulumi.ComponentResource):
         object_labels = labels(NAME, "cache", version)
         headless_name = f"{NAME}-headless"
 
-        headless = k8s.core.v1.Service(
-            f"{name}-headless",
-            metadata=metadata(headless_name, namespace, object_labels),
-            spec={
-                "clusterIP": "None",
-                "publishNotReadyAddresses": True,
-                "selector": selector(NAME),
-                "ports": [service_port("redis", spec.port)],
-            },
-            opts=args.stage.options(self),
-        )
-
-        service = k8s.core.v1.Service(
-            f"{name}-client",
-            metadata=metadata(NAME, namespace, object_labels),
-            spec={
-                "type": "ClusterIP",
-                "selector": selector(NAME),
-                "ports": [service_port("redis", spec.port)],
-            },
-            opts=args.stage.options(self),
+        headless, service = stateful_services(
+            self,
+            name,
+            NAME,
+            namespace,
+            object_labels,
+            peer_ports=[service_port("redis", spec.port)],
+            client_ports=[service_port("redis", spec.port)],
+            stage=args.stage,
         )
 
         server = container(

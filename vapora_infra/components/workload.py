@@ -6,10 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import (
+    StagePolicy,
     container_security_context,
+    metadata,
     pod_security_context,
+    selector,
 )
 from vapora_infra.spec.data import Volume
 
@@ -100,6 +104,45 @@ def port(name: str, number: int) -> dict[str, Any]:
 def service_port(name: str, number: int) -> dict[str, Any]:
     """A Service port that targets the container port of the same name."""
     return {"name": name, "port": number, "targetPort": name, "protocol": "TCP"}
+
+
+def stateful_services(
+    parent: pulumi.Resource,
+    name: str,
+    app: str,
+    namespace: str,
+    object_labels: Mapping[str, str],
+    peer_ports: Sequence[dict[str, Any]],
+    client_ports: Sequence[dict[str, Any]],
+    stage: StagePolicy,
+) -> tuple[k8s.core.v1.Service, k8s.core.v1.Service]:
+    """The headless Service a StatefulSet's pods resolve through, and a client one.
+
+    The headless Service publishes pods before they are ready, so peers of a
+    clustered store (NATS routes) find each other while they form a quorum.
+    """
+    headless = k8s.core.v1.Service(
+        f"{name}-headless",
+        metadata=metadata(f"{app}-headless", namespace, object_labels),
+        spec={
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": selector(app),
+            "ports": list(peer_ports),
+        },
+        opts=stage.options(parent),
+    )
+    client = k8s.core.v1.Service(
+        f"{name}-client",
+        metadata=metadata(app, namespace, object_labels),
+        spec={
+            "type": "ClusterIP",
+            "selector": selector(app),
+            "ports": list(client_ports),
+        },
+        opts=stage.options(parent),
+    )
+    return headless, client
 
 
 def volume_claim(name: str, volume: Volume) -> dict[str, Any]:

@@ -104,10 +104,10 @@ def charts(recording: Recording) -> list[dict[str, Any]]:
                 "version": inputs.get("version"),
                 "repository": repository.get("repo"),
                 "namespace": inputs.get("namespace"),
-                "values": inputs.get("values", {}),
+                "values": _sorted(inputs.get("values", {})),
             }
         )
-    return found
+    return sorted(found, key=lambda chart: str(chart["name"]))
 
 
 CHARTS_FILE = "helm-charts.txt"

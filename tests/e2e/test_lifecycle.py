@@ -46,6 +46,8 @@ RETAINED = (
     ("StatefulSet", "vapora-system", "redis"),
     ("Secret", "vapora-system", "vapora-secrets"),
 )
+
+
 def test_up_from_empty_follows_the_deploy_workflow(
     project: Project, tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,12 @@ def record(
     """
     from vapora_infra.program import build
 
+    # The SDK runs on the thread's event loop; a caller that used asyncio.run
+    # (the NATS client does) leaves the thread without one.
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     monitor = RecordingMonitor(_Mocks())
     pulumi.runtime.set_mocks(
         _Mocks(), project=PROJECT, stack=project.stack, preview=False, monitor=monitor

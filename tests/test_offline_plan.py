@@ -195,9 +195,8 @@ def test_plan_accepts_an_unchanged_state(
     assert "immutable:" not in result.output
 
 
-@pytest.mark.parametrize("stack", ["dev"])
 def test_destroy_keeps_the_data_namespace_and_nothing_else_of_namespaces(
-    dev: Recording, stack: str
+    dev: Recording,
 ) -> None:
     retained = {
         r.inputs["metadata"]["name"]

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from vapora_infra.components.base import StagePolicy
 from vapora_infra.components.flows import Flows, network_flows
-from vapora_infra.errors import NO_VALUE, SpecError
+from vapora_infra.errors import SpecError
 from vapora_infra.spec.project import Project
 from vapora_infra.spec.stages import RESOURCE_TASKS, Stage, plan_stages
 from vapora_infra.spec.units import duration_seconds
@@ -181,7 +181,7 @@ def _build_nothing(context: _Context, stage: Stage) -> None:
 def _build_addons(context: _Context, stage: Stage) -> None:
     """The platform: every add-on the stack enables."""
     from vapora_infra.components.platform.platform import Platform, PlatformArgs
-    from vapora_infra.spec.secrets import secret_keys
+    from vapora_infra.spec.secrets import check_vault_token, secret_keys
 
     project = context.project
     settings = project.settings
@@ -194,13 +194,9 @@ def _build_addons(context: _Context, stage: Stage) -> None:
     if settings.secrets.source == "vault" and vault and vault.auth == "token":
         vault_token = config.get_secret("vaultToken")
         if vault_token is None:
-            raise SpecError(
-                project.config_file,
-                "vapora:vaultToken",
-                None,
-                "is not set; token auth to the vault needs it: `pulumi config set "
-                "--secret vapora:vaultToken TOKEN`.",
-            )
+            # The loader refuses this before an update; the program itself may
+            # also run without it (the offline recorder), so it refuses alike.
+            check_vault_token(project.config_file, True, {}, require=True)
 
     platform = Platform(
         "platform",
@@ -416,7 +412,7 @@ def _app_secrets(
 ) -> pulumi.Resource | None:
     """The Secrets pods read, created by the first stage that deploys pods."""
     from vapora_infra.components.secrets import AppSecrets, AppSecretsArgs
-    from vapora_infra.spec.secrets import secret_keys
+    from vapora_infra.spec.secrets import check_secret_config, secret_keys
 
     for existing in context.by_stage.values():
         for component in existing:
@@ -435,18 +431,10 @@ def _app_secrets(
         return None
     values = _secret_values()
     if values is None:
-        # Pods that read a missing Secret never start, and the update would
-        # only time out; refusing here names the keys to set instead.
-        wanted = sorted(f"{name}.{key}" for (_, name), ks in keys.items() for key in ks)
-        raise SpecError(
-            project.config_file,
-            "vapora:secretValues",
-            NO_VALUE,
-            "is not set; set each of "
-            + ", ".join(wanted)
-            + " with `pulumi config set --secret --path "
-            "'vapora:secretValues.NAME.KEY' VALUE`.",
-        )
+        # Pods that read a missing Secret never start; the same refusal the
+        # loader gives an update, for runs that bypass it.
+        check_secret_config(project.config_file, keys, {}, require=True)
+        return None
 
     secrets = AppSecrets(
         "secrets",
